@@ -1,0 +1,108 @@
+"""Every metric this exporter writes: name, HELP text and own labels, declared once.
+
+The names are the public interface.  All are gauges (each value can go down from one run to the
+next), in base units, with ``_timestamp_seconds`` for times.  HELP never varies: node_exporter
+rejects a family whose HELP differs between two ``.prom`` files.  A user's ``--label``s come first
+on every metric and are not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+BACKUP_SUCCESS = MetricSpec(
+    "restic_backup_success",
+    "1 if the latest restic backup saved a snapshot (or skipped one because nothing changed) "
+    "with no errors, 0 if it failed, was partial, interrupted or could not be read.",
+)
+BACKUP_EXIT_CODE = MetricSpec(
+    "restic_backup_exit_code",
+    "Exit code of the latest restic backup: as given by --exit-code or systemd's $EXIT_STATUS, "
+    "else as the log shows it (0, 1, 3, 10, 11, 12, 130).",
+)
+BACKUP_FILES = MetricSpec(
+    "restic_backup_files",
+    "Files in the latest restic backup, by state (new, changed, unmodified).",
+    ("state",),
+)
+BACKUP_DIRS = MetricSpec(
+    "restic_backup_dirs",
+    "Directories in the latest restic backup, by state (new, changed, unmodified).",
+    ("state",),
+)
+BACKUP_ADDED_BYTES = MetricSpec(
+    "restic_backup_added_bytes",
+    "Bytes of new data the latest restic backup added to the repository, before compression.",
+)
+BACKUP_STORED_BYTES = MetricSpec(
+    "restic_backup_stored_bytes",
+    "Bytes the latest restic backup actually stored in the repository, after compression "
+    "(restic 0.14 and later).",
+)
+BACKUP_PROCESSED_FILES = MetricSpec(
+    "restic_backup_processed_files",
+    "Files the latest restic backup processed (new, changed and unmodified).",
+)
+BACKUP_PROCESSED_BYTES = MetricSpec(
+    "restic_backup_processed_bytes",
+    "Bytes the latest restic backup processed: the size of every file in the backup set.",
+)
+BACKUP_DURATION = MetricSpec(
+    "restic_backup_duration_seconds",
+    "Wall-clock duration of the latest restic backup in seconds.",
+)
+BACKUP_BLOBS = MetricSpec(
+    "restic_backup_blobs",
+    "New blobs the latest restic backup added, by type (data, tree).",
+    ("type",),
+)
+BACKUP_ERRORS = MetricSpec(
+    "restic_backup_errors",
+    "Items the latest restic backup could not read (error lines and missing sources).",
+)
+BACKUP_DRY_RUN = MetricSpec(
+    "restic_backup_dry_run",
+    "1 if the latest restic backup was a dry run (--dry-run), which saves no snapshot.",
+)
+BACKUP_LAST_RUN = MetricSpec(
+    "restic_backup_last_run_timestamp_seconds",
+    "Unix time the latest restic backup ended, successful or not.",
+)
+BACKUP_LAST_SUCCESS = MetricSpec(
+    "restic_backup_last_success_timestamp_seconds",
+    "Unix time the latest successful restic backup ended; kept across failed runs.",
+)
+EXPORTER_PARSE_SUCCESS = MetricSpec(
+    "restic_exporter_parse_success",
+    "1 if the exporter read a complete restic run from the log, 0 if the log was missing, "
+    "unreadable, empty, unrecognised or cut off.",
+)
+
+ALL = (
+    BACKUP_SUCCESS,
+    BACKUP_EXIT_CODE,
+    BACKUP_FILES,
+    BACKUP_DIRS,
+    BACKUP_ADDED_BYTES,
+    BACKUP_STORED_BYTES,
+    BACKUP_PROCESSED_FILES,
+    BACKUP_PROCESSED_BYTES,
+    BACKUP_DURATION,
+    BACKUP_BLOBS,
+    BACKUP_ERRORS,
+    BACKUP_DRY_RUN,
+    BACKUP_LAST_RUN,
+    BACKUP_LAST_SUCCESS,
+    EXPORTER_PARSE_SUCCESS,
+)
+
+# Labels the metrics above use themselves: a user's --label may not take these names.
+RESERVED_LABELS = frozenset(label for spec in ALL for label in spec.labels)

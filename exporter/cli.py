@@ -1,0 +1,167 @@
+"""The ``restic-textfile-exporter`` command.  Commands only gather options and call the library;
+every ExporterError becomes its exit code here, as one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from exporter.catalogue import RESERVED_LABELS
+from exporter.errors import ExporterError
+from exporter.oneshot import ExportResult, export_backup_log
+
+PROG = "restic-textfile-exporter"
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+app = typer.Typer(
+    name=PROG,
+    help="Turn restic's logs into Prometheus metrics for node_exporter's textfile collector.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"{PROG} {version(PROG)}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Turn restic's logs into Prometheus metrics for node_exporter's textfile collector.
+
+    Exit codes: 0 metrics written from a complete run (whatever the backup's outcome);
+    2 usage error; 3 log unreadable; 4 log empty, unrecognised or cut off (3 and 4 still write
+    metrics that say so); 5 metrics file not writable (the previous one is left intact).
+    """
+
+
+@app.command()
+def parse(
+    log: Annotated[
+        str, typer.Argument(metavar="LOG", help="restic's output (text or --json); - for stdin.")
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH.prom",
+            help="Metrics file to replace atomically; - or nothing for stdout.",
+        ),
+    ] = "-",
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            "-l",
+            metavar="NAME=VALUE",
+            help="A label for every metric, e.g. --label job=home; repeatable.",
+        ),
+    ] = None,
+    exit_code: Annotated[
+        str | None,
+        typer.Option(
+            "--exit-code",
+            metavar="N",
+            envvar="EXIT_STATUS",
+            show_envvar=True,
+            help="restic's exit code (or a signal name, as systemd gives it to ExecStopPost=); "
+            "without it, the exit code is inferred from the log.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")
+    ] = False,
+) -> None:
+    """Read a restic backup log and write its metrics as a .prom file."""
+    labels = parse_labels(label or [])
+    code = parse_exit_code(exit_code)
+    target = None if output == "-" else Path(output)
+    if target is not None and not target.name.endswith(".prom"):
+        _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
+    try:
+        result = export_backup_log(log, target, labels, code)
+    except ExporterError as error:
+        _fail(error)
+    for warning in result.warnings:
+        _warn(warning)
+    if target is not None and not quiet:
+        typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
+    if result.problem is not None:
+        _fail(result.problem)
+
+
+def parse_labels(values: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for value in values:
+        name, equals, text = value.partition("=")
+        if not equals:
+            raise typer.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--label")
+        if not LABEL_NAME.match(name) or name.startswith("__"):
+            raise typer.BadParameter(
+                f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
+                param_hint="--label",
+            )
+        if name in RESERVED_LABELS:
+            raise typer.BadParameter(
+                f"{name!r} is used by the metrics themselves", param_hint="--label"
+            )
+        if name in labels:
+            raise typer.BadParameter(f"{name!r} is given twice", param_hint="--label")
+        labels[name] = text
+    return labels
+
+
+def parse_exit_code(value: str | None) -> int | None:
+    """``3`` -> 3; a signal name as systemd's $EXIT_STATUS gives it (``TERM``) -> 128 + 15."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit() and int(text) <= 255:
+        return int(text)
+    name = text.upper().removeprefix("SIG")
+    try:
+        return 128 + signal.Signals[f"SIG{name}"].value
+    except KeyError:
+        raise typer.BadParameter(
+            f"{value!r} is neither an exit code (0-255) nor a signal name",
+            param_hint="--exit-code / $EXIT_STATUS",
+        ) from None
+
+
+def _summary(result: ExportResult) -> str:
+    report = result.report
+    if report.success:
+        run = report.run
+        snapshot = run.snapshot_id if run is not None and run.snapshot_id else "none (unchanged)"
+        return f"backup succeeded, snapshot {snapshot}"
+    code = f", exit code {report.exit_code}" if report.exit_code is not None else ""
+    return f"backup failed ({report.failure_reason}{code})"
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"{PROG}: warning: {message}", err=True)
+
+
+def _fail(error: ExporterError) -> NoReturn:
+    typer.echo(f"{PROG}: error: {error}", err=True)
+    raise typer.Exit(error.exit_code) from None
+
+
+def main() -> None:
+    app(prog_name=PROG)

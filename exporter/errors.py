@@ -1,0 +1,37 @@
+"""The exporter's one exception family.  Each kind has the exit code the CLI documents.
+
+| code | meaning                                                                          |
+|------|----------------------------------------------------------------------------------|
+| 0    | the log held a complete restic run; metrics written (whatever the backup's fate) |
+| 2    | usage error: a bad option or --label                                             |
+| 3    | the log could not be read (missing, a directory, permission denied, I/O error)   |
+| 4    | the log was read but held no restic run, or was cut off before the run ended     |
+| 5    | the metrics file could not be written; the previous file is untouched            |
+
+With 3 and 4 the metrics file is still written, saying ``restic_exporter_parse_success 0`` and
+``restic_backup_success 0``.
+"""
+
+from __future__ import annotations
+
+
+class ExporterError(Exception):
+    """A problem a user can act on: printed as one line, turned into `exit_code`."""
+
+    exit_code = 1
+
+
+class UsageError(ExporterError):
+    exit_code = 2
+
+
+class LogUnreadable(ExporterError):
+    exit_code = 3
+
+
+class LogNotUnderstood(ExporterError):
+    exit_code = 4
+
+
+class OutputUnwritable(ExporterError):
+    exit_code = 5

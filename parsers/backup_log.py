@@ -1,0 +1,196 @@
+"""A whole ``restic backup`` log, text or ``--json`` or both mixed, folded into its latest run.
+
+Text or JSON is decided line by line (a ``--json`` log still holds plain-text fatal errors), so
+nothing needs configuring.  Lines are consumed as a stream: the parser keeps only the run it is
+building, never the log, so a log of any size costs the same memory.
+
+A log to which many runs were appended reports the latest.  A new run starts when:
+
+* a line of restic's start-up (``open repository``, ``using parent snapshot``, ...) follows a line
+  of the backup proper;
+* a line that a run prints once (``Files:``, ``processed ...``, a JSON summary) comes again; or
+* anything but a trailer follows a finished run.  A run is finished by its ``processed`` line or
+  JSON summary, a fatal error or an interruption; the trailers that may still follow are
+  ``snapshot ... saved``, ``skipped creating snapshot``, the exit-3 warning, and the ``Fatal:``
+  restic 0.17 and 0.18 print after an interruption.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from parsers import restic_json, restic_text
+from parsers.records import (
+    Added,
+    BackupLog,
+    BackupRun,
+    BackupTimes,
+    BlobCounts,
+    Event,
+    Fatal,
+    Interrupted,
+    ItemCounts,
+    ItemError,
+    Preamble,
+    Processed,
+    Progress,
+    ScanFinished,
+    SnapshotSaved,
+    SnapshotSkipped,
+    SourceMissing,
+    SourceReadWarning,
+    StateCounts,
+)
+
+_STARTUP = (Preamble, SourceMissing)
+_TRAILERS = (SnapshotSaved, SnapshotSkipped, SourceReadWarning)
+_ONCE_PER_RUN = (ItemCounts, BlobCounts, Added, Processed, SnapshotSaved, SnapshotSkipped)
+
+
+def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
+    """The events of one log line, whichever of restic's output modes it is in."""
+    if restic_json.looks_like_json(line):
+        events = restic_json.parse_line(line, line_number)
+        if events:
+            return events
+    return restic_text.parse_line(line, line_number)
+
+
+class BackupLogParser:
+    """Feed it lines in order; ask it for the latest run at any point."""
+
+    def __init__(self) -> None:
+        self._run: _RunBuilder | None = None
+        self.runs = 0
+        self.lines = 0
+        self.recognised_lines = 0
+
+    def feed(self, line: str) -> None:
+        self.lines += 1
+        events = parse_line(line, self.lines)
+        if events:
+            self.recognised_lines += 1
+        for event in events:
+            self._apply(event)
+
+    def feed_all(self, lines: Iterable[str]) -> BackupLog:
+        for line in lines:
+            self.feed(line)
+        return self.result()
+
+    def result(self) -> BackupLog:
+        return BackupLog(
+            latest_run=self._run.build() if self._run is not None else None,
+            runs=self.runs,
+            lines=self.lines,
+            recognised_lines=self.recognised_lines,
+        )
+
+    def _apply(self, event: Event) -> None:
+        if self._run is None or self._run.starts_new_run(event):
+            self._run = _RunBuilder(first_line=self.lines)
+            self.runs += 1
+        self._run.apply(event, self.lines)
+
+
+def parse_backup_log(lines: Iterable[str]) -> BackupLog:
+    """Parse a whole log (an iterable of lines, consumed once) into its latest run."""
+    return BackupLogParser().feed_all(lines)
+
+
+class _RunBuilder:
+    def __init__(self, first_line: int) -> None:
+        self.run = BackupRun(first_line=first_line, last_line=first_line, complete=False)
+        self.seen: set[tuple[type, str]] = set()
+        self.in_body = False
+
+    def starts_new_run(self, event: Event) -> bool:
+        run = self.run
+        if isinstance(event, _STARTUP):
+            return self.in_body or run.complete
+        if _once_key(event) in self.seen:
+            return True
+        if not run.complete:
+            return False
+        if isinstance(event, _TRAILERS):
+            return False
+        return not (isinstance(event, Fatal) and run.interrupted and run.fatal_message is None)
+
+    def apply(self, event: Event, line_number: int) -> None:
+        if not isinstance(event, _STARTUP):
+            self.in_body = True
+        if isinstance(event, _ONCE_PER_RUN):
+            self.seen.add(_once_key(event))
+        self.run = dataclasses.replace(_fold(self.run, event), last_line=line_number)
+
+    def build(self) -> BackupRun:
+        return self.run
+
+
+def _once_key(event: Event) -> tuple[type, str]:
+    if isinstance(event, ItemCounts | BlobCounts):
+        return (type(event), event.kind)
+    if isinstance(event, SnapshotSkipped):
+        return (SnapshotSaved, "")
+    return (type(event), "")
+
+
+def _fold(run: BackupRun, event: Event) -> BackupRun:
+    replace = dataclasses.replace
+    if isinstance(event, Progress):
+        return replace(run, progress=event)
+    if isinstance(event, ItemCounts):
+        counts = StateCounts(event.new, event.changed, event.unmodified)
+        return replace(run, files=counts) if event.kind == "files" else replace(run, dirs=counts)
+    if isinstance(event, BlobCounts):
+        if event.kind == "data":
+            return replace(run, data_blobs=event.new)
+        return replace(run, tree_blobs=event.new)
+    if isinstance(event, Added):
+        return replace(
+            run,
+            added_bytes=event.added_bytes,
+            stored_bytes=event.stored_bytes,
+            dry_run=event.dry_run,
+        )
+    if isinstance(event, Processed):
+        return replace(
+            run,
+            processed_files=event.files,
+            processed_bytes=event.bytes,
+            duration_seconds=event.duration_seconds,
+            complete=True,
+            exit_code=_exit_code(run, 0),
+        )
+    if isinstance(event, SnapshotSaved):
+        return replace(run, snapshot_id=event.snapshot_id)
+    if isinstance(event, SnapshotSkipped):
+        return replace(run, snapshot_skipped=True)
+    if isinstance(event, ItemError | SourceMissing):
+        return replace(run, errors=run.errors + 1)
+    if isinstance(event, SourceReadWarning):
+        return replace(run, source_read_warning=True, exit_code=_exit_code(run, 3))
+    if isinstance(event, Fatal):
+        return replace(
+            run,
+            fatal_message=event.message,
+            complete=True,
+            exit_code=130 if run.interrupted else event.exit_code,
+        )
+    if isinstance(event, Interrupted):
+        return replace(run, interrupted=True, complete=True, exit_code=130)
+    if isinstance(event, BackupTimes):
+        return replace(
+            run,
+            started_timestamp_seconds=event.started_timestamp_seconds,
+            ended_timestamp_seconds=event.ended_timestamp_seconds,
+        )
+    if isinstance(event, Preamble | ScanFinished):
+        return run
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover - the Event union is closed
+
+
+def _exit_code(run: BackupRun, code: int) -> int:
+    """The larger claim wins: a warning's 3 is not undone by the summary that precedes it."""
+    return code if run.exit_code is None else max(run.exit_code, code)

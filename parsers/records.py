@@ -1,0 +1,227 @@
+"""Typed records: what one line of a restic log says (events), and what one backup run was.
+
+Units are in the field names and are Prometheus base units (bytes, seconds, Unix timestamps in
+seconds).  A field that the log did not state is ``None``, never 0 or -1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+class LineError(ValueError):
+    """A line that looks like restic output but whose values cannot be converted."""
+
+    def __init__(self, line_number: int, line: str, reason: str) -> None:
+        self.line_number = line_number
+        self.line = line
+        self.reason = reason
+        shown = line if len(line) <= 120 else line[:117] + "..."
+        super().__init__(f"line {line_number}: {reason}: {shown!r}")
+
+
+# --- events: one per recognised line (a JSON summary line yields several) ----------------------
+
+
+@dataclass(frozen=True)
+class Preamble:
+    """A line restic prints before the backup proper: opening, locking, choosing a parent."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SourceMissing:
+    """``/srv/gone does not exist, skipping``: a source given on the command line is missing."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A status line (text with ``RESTIC_PROGRESS_FPS``, or a JSON ``status`` message)."""
+
+    elapsed_seconds: float
+    ratio_done: float | None
+    files_done: int
+    bytes_done: int
+    total_files: int | None
+    total_bytes: int | None
+    errors: int
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ScanFinished:
+    files: int
+    bytes: int
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """``Files:`` or ``Dirs:``: how many items were new, changed, unmodified."""
+
+    kind: Literal["files", "dirs"]
+    new: int
+    changed: int
+    unmodified: int
+
+
+@dataclass(frozen=True)
+class BlobCounts:
+    kind: Literal["data", "tree"]
+    new: int
+
+
+@dataclass(frozen=True)
+class Added:
+    """``Added to the repository: X (Y stored)`` or its dry-run form ``Would add ...``."""
+
+    added_bytes: int
+    stored_bytes: int | None
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class Processed:
+    files: int
+    bytes: int
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class SnapshotSaved:
+    snapshot_id: str
+
+
+@dataclass(frozen=True)
+class SnapshotSkipped:
+    """``skipped creating snapshot`` (0.17+, ``--skip-if-unchanged``); a JSON summary without ID."""
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """A per-item error (``error: open x: permission denied``); the backup goes on."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class SourceReadWarning:
+    """``Warning: at least one source file could not be read``: restic exits 3."""
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The run ended with an error; `exit_code` is restic's, as far as the text tells it."""
+
+    message: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    signal_name: str
+
+
+@dataclass(frozen=True)
+class BackupTimes:
+    """JSON ``backup_start`` and ``backup_end`` (0.18+)."""
+
+    started_timestamp_seconds: float
+    ended_timestamp_seconds: float
+
+
+Event = (
+    Preamble
+    | SourceMissing
+    | Progress
+    | ScanFinished
+    | ItemCounts
+    | BlobCounts
+    | Added
+    | Processed
+    | SnapshotSaved
+    | SnapshotSkipped
+    | ItemError
+    | SourceReadWarning
+    | Fatal
+    | Interrupted
+    | BackupTimes
+)
+
+
+# --- what a run was ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateCounts:
+    new: int
+    changed: int
+    unmodified: int
+
+
+@dataclass(frozen=True)
+class BackupRun:
+    """One ``restic backup`` run as its log shows it."""
+
+    first_line: int
+    last_line: int
+    complete: bool
+    """The run reached an end the log shows: a summary, a fatal error or an interruption."""
+    dry_run: bool = False
+    snapshot_id: str | None = None
+    snapshot_skipped: bool = False
+    files: StateCounts | None = None
+    dirs: StateCounts | None = None
+    data_blobs: int | None = None
+    tree_blobs: int | None = None
+    added_bytes: int | None = None
+    stored_bytes: int | None = None
+    processed_files: int | None = None
+    processed_bytes: int | None = None
+    duration_seconds: float | None = None
+    errors: int = 0
+    source_read_warning: bool = False
+    fatal_message: str | None = None
+    interrupted: bool = False
+    exit_code: int | None = None
+    """restic's exit code as the log tells it; None where the log does not say."""
+    started_timestamp_seconds: float | None = None
+    ended_timestamp_seconds: float | None = None
+    progress: Progress | None = None
+    """The latest status line, if the log had any."""
+
+    @property
+    def saved_snapshot(self) -> bool:
+        """A snapshot was saved, or deliberately skipped because nothing had changed."""
+        return self.snapshot_id is not None or self.snapshot_skipped
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the run did not succeed, in a few words; None when the log shows a clean success."""
+        if self.fatal_message is not None:
+            return self.fatal_message
+        if self.interrupted:
+            return "interrupted"
+        if not self.complete:
+            return "the log ends before the run finished"
+        if self.dry_run:
+            return "dry run: no snapshot was saved"
+        if self.source_read_warning or self.errors:
+            return f"{self.errors} item(s) could not be read"
+        if not self.saved_snapshot:
+            return "no snapshot was saved"
+        return None
+
+
+@dataclass(frozen=True)
+class BackupLog:
+    """What a whole log holds: its latest run and how much of it was understood."""
+
+    latest_run: BackupRun | None
+    runs: int
+    lines: int
+    recognised_lines: int

@@ -1,0 +1,217 @@
+"""restic backup ``--json`` output, every version from 0.9.5 (the first with ``--json``) to 0.19.
+
+One JSON object a line.  ``status``, ``verbose_status`` and ``summary`` come on stdout; ``error``
+and (0.18+) ``exit_error`` on stderr.  Plain text can be mixed in (fatal errors before 0.18, the
+exit-3 warning before 0.18): the caller hands such lines to ``parsers.restic_text``.
+
+Observed with restic 0.14.0::
+
+    {"message_type":"status","percent_done":0.5420004859385256,"total_files":1745,
+     "files_done":201,"total_bytes":63575943,"bytes_done":34458192}
+    {"message_type":"summary","files_new":0,"files_changed":1,"files_unmodified":20,
+     "dirs_new":0,"dirs_changed":2,"dirs_unmodified":1,"data_blobs":1,"tree_blobs":3,
+     "data_added":74542,"total_files_processed":21,"total_bytes_processed":3482616,
+     "total_duration":0.211037321,"snapshot_id":"fc336965"}
+
+Messages and the events they give:
+
+* ``status``: Progress (``percent_done`` is already a 0-1 fraction; every field but
+  ``percent_done`` is omitted when zero).  Up to 0.15 the ``-v`` "scan finished" message also
+  arrives as ``status`` with an ``action`` key: ScanFinished.
+* ``verbose_status``: ``action: scan_finished`` gives ScanFinished, per-item messages nothing.
+* ``summary``: ItemCounts, BlobCounts, Added (``data_added``; ``data_added_packed`` from 0.17 is
+  the stored size), Processed, BackupTimes (``backup_start``/``backup_end``, 0.18+), then
+  SnapshotSaved (``snapshot_id``; 8 hex characters up to 0.14, 64 from 0.15) or, from 0.17 when
+  the ID is omitted, SnapshotSkipped.  ``dry_run: true`` (0.13+) gives neither.
+* ``error``: ItemError.  ``error`` is ``{}`` or a Go PathError up to 0.17.0, ``{"message": ...}``
+  from 0.17.1.
+* ``exit_error`` (0.18+): code 3 gives SourceReadWarning, any other code Fatal with that code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from parsers.records import (
+    Added,
+    BackupTimes,
+    BlobCounts,
+    Event,
+    Fatal,
+    ItemCounts,
+    ItemError,
+    LineError,
+    Processed,
+    Progress,
+    ScanFinished,
+    SnapshotSaved,
+    SnapshotSkipped,
+    SourceReadWarning,
+)
+
+
+class _FieldError(ValueError):
+    pass
+
+
+def looks_like_json(line: str) -> bool:
+    return line.lstrip().startswith("{")
+
+
+def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
+    """The events one JSON line gives: none for an object that is not a restic backup message."""
+    try:
+        message = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return ()
+    if not isinstance(message, dict):
+        return ()
+    try:
+        return _events(message)
+    except _FieldError as error:
+        raise LineError(line_number, line, str(error)) from None
+
+
+def _events(message: dict[str, Any]) -> tuple[Event, ...]:
+    kind = message.get("message_type")
+    if (kind == "status" and "action" in message) or kind == "verbose_status":
+        return _verbose_status(message)
+    if kind == "status":
+        return (_progress(message),)
+    if kind == "summary":
+        return _summary(message)
+    if kind == "error":
+        return (ItemError(_error_text(message)),)
+    if kind == "exit_error":
+        code = _int(message, "code")
+        text = _str(message, "message", "")
+        if code == 3:
+            return (SourceReadWarning(),)
+        return (Fatal(text.removeprefix("Fatal: ").strip() or f"exit code {code}", code),)
+    return ()
+
+
+def _verbose_status(message: dict[str, Any]) -> tuple[Event, ...]:
+    if message.get("action") != "scan_finished":
+        return ()
+    return (
+        ScanFinished(
+            files=_int(message, "total_files", 0),
+            bytes=_int(message, "data_size", 0),
+            duration_seconds=_float(message, "duration", 0.0),
+        ),
+    )
+
+
+def _progress(message: dict[str, Any]) -> Progress:
+    total_files = _int(message, "total_files", 0)
+    total_bytes = _int(message, "total_bytes", 0)
+    remaining = _int(message, "seconds_remaining", 0)
+    return Progress(
+        elapsed_seconds=float(_int(message, "seconds_elapsed", 0)),
+        ratio_done=_float(message, "percent_done", 0.0) if total_bytes else None,
+        files_done=_int(message, "files_done", 0),
+        bytes_done=_int(message, "bytes_done", 0),
+        total_files=total_files or None,
+        total_bytes=total_bytes or None,
+        errors=_int(message, "error_count", 0),
+        eta_seconds=float(remaining) if remaining else None,
+    )
+
+
+def _summary(message: dict[str, Any]) -> tuple[Event, ...]:
+    dry_run = message.get("dry_run") is True
+    packed = message.get("data_added_packed")
+    events: list[Event] = [
+        ItemCounts(
+            "files",
+            _int(message, "files_new"),
+            _int(message, "files_changed"),
+            _int(message, "files_unmodified"),
+        ),
+        ItemCounts(
+            "dirs",
+            _int(message, "dirs_new"),
+            _int(message, "dirs_changed"),
+            _int(message, "dirs_unmodified"),
+        ),
+        BlobCounts("data", _int(message, "data_blobs")),
+        BlobCounts("tree", _int(message, "tree_blobs")),
+        Added(
+            added_bytes=_int(message, "data_added"),
+            stored_bytes=_int(message, "data_added_packed") if packed is not None else None,
+            dry_run=dry_run,
+        ),
+        Processed(
+            files=_int(message, "total_files_processed"),
+            bytes=_int(message, "total_bytes_processed"),
+            duration_seconds=_float(message, "total_duration"),
+        ),
+    ]
+    if "backup_start" in message and "backup_end" in message:
+        events.append(
+            BackupTimes(
+                started_timestamp_seconds=_timestamp(message, "backup_start"),
+                ended_timestamp_seconds=_timestamp(message, "backup_end"),
+            )
+        )
+    snapshot_id = _str(message, "snapshot_id", "")
+    if not dry_run:
+        events.append(SnapshotSaved(snapshot_id) if snapshot_id else SnapshotSkipped())
+    return tuple(events)
+
+
+def _error_text(message: dict[str, Any]) -> str:
+    error = message.get("error")
+    item = message.get("item")
+    during = message.get("during")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        text: str = error["message"]
+    elif isinstance(error, dict) and isinstance(error.get("Op"), str):
+        text = f"{error['Op']} {error.get('Path', '')}: errno {error.get('Err', '?')}"
+    else:
+        text = "error"
+    context = " ".join(str(part) for part in (during, item) if part)
+    return f"{text} ({context})" if context else text
+
+
+_MISSING: Any = object()
+
+
+def _int(message: dict[str, Any], key: str, default: int = _MISSING) -> int:
+    value = message.get(key, default)
+    if value is _MISSING:
+        raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _FieldError(f"{key!r} is not a non-negative integer: {value!r}")
+    return value
+
+
+def _float(message: dict[str, Any], key: str, default: float = _MISSING) -> float:
+    value = message.get(key, default)
+    if value is _MISSING:
+        raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise _FieldError(f"{key!r} is not a non-negative number: {value!r}")
+    return float(value)
+
+
+def _str(message: dict[str, Any], key: str, default: str) -> str:
+    value = message.get(key, default)
+    if not isinstance(value, str):
+        raise _FieldError(f"{key!r} is not a string: {value!r}")
+    return value
+
+
+def _timestamp(message: dict[str, Any], key: str) -> float:
+    """RFC 3339 with nanoseconds and a zone, as Go prints time.Time, to Unix seconds."""
+    text = _str(message, key, "")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _FieldError(f"{key!r} is not an RFC 3339 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise _FieldError(f"{key!r} has no time zone: {text!r}")
+    return moment.timestamp()

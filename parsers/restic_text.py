@@ -1,0 +1,226 @@
+"""restic backup's human-readable output, every version from 0.9.0 to 0.19.
+
+Reads one line at a time (stdout and stderr interleaved, as ``restic backup >>log 2>&1`` writes
+them) at any verbosity: ``--quiet``, default, ``-v`` and ``-vv``.  Lines it does not know (per-item
+``-vv`` lines, the file names under a status line, a forget table) yield nothing.
+
+Observed with restic 0.14.0, stdout redirected::
+
+    no parent snapshot found, will read all files
+
+    Files:        4838 new,     0 changed,     0 unmodified
+    Dirs:          945 new,     0 changed,     0 unmodified
+    Added to the repository: 120.962 MiB (83.048 MiB stored)
+
+    processed 4838 files, 145.804 MiB in 0:01
+    snapshot 31986dfd saved
+
+What changed across versions, and the events each line gives (fields in base units):
+
+=========================================================  =========  ============================
+line                                                        versions   event
+=========================================================  =========  ============================
+``Files:  N new,  N changed,  N unmodified`` (and Dirs)    all        ItemCounts
+``Data Blobs:  N new`` / ``Tree Blobs:  N new`` (``-v``)   all        BlobCounts
+``Added:      X``                                          0.9.0-1    Added
+``Added to the repo: X``                                   0.9.2-0.13 Added
+``Would add to the repo: X`` (dry run)                     0.13       Added(dry_run)
+``Added to the repository: X (Y stored)``, ``Would add``  0.14+      Added(stored_bytes)
+``processed N files, X in M:SS``                           all        Processed
+``snapshot 1a2b3c4d saved``                                all        SnapshotSaved
+``skipped creating snapshot``                              0.17+      SnapshotSkipped
+``[0:01] 54.73%  2 files 187.884 MiB, total 6 files ...``  all        Progress
+``scan finished in 0.203s: 21 files, 3.321 MiB`` (``-v``)  all        ScanFinished
+``error: open x: permission denied``                       all        ItemError
+``/x does not exist, skipping``                            all        SourceMissing
+``Warning: at least one source file could not be read``    0.12.1+    SourceReadWarning
+``Warning: failed to read all source data during backup``  0.10-0.12  SourceReadWarning
+``Fatal: ...``                                             all        Fatal
+``unable to create lock in backend: repository is ...``    0.10+      Fatal (no "Fatal:" prefix)
+``signal interrupt received, cleaning up``                 all        Interrupted
+=========================================================  =========  ============================
+
+Byte sizes are ``%.3f`` with a binary unit (``B``, ``KiB`` .. ``TiB``); decimal units that other
+tools print are accepted as well.  Durations are ``M:SS`` or ``H:MM:SS`` with hours past 24.
+ANSI colour and erase-line codes (restic's signal message, autorestic's colours) are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+
+from parsers.records import (
+    Added,
+    BlobCounts,
+    Event,
+    Fatal,
+    Interrupted,
+    ItemCounts,
+    ItemError,
+    LineError,
+    Preamble,
+    Processed,
+    Progress,
+    ScanFinished,
+    SnapshotSaved,
+    SnapshotSkipped,
+    SourceMissing,
+    SourceReadWarning,
+)
+from parsers.units import UnitError, to_bytes, to_seconds
+
+_SIZE = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
+_DURATION = r"(?:\d+:)?\d+:\d{2}"
+
+# "\x1b[2Ksignal interrupt received, cleaning up", "\x1b[1;36mBackend: local\x1b[0m"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+# "Files:        4838 new,     0 changed,     0 unmodified"
+ITEM_COUNTS = re.compile(
+    r"^(?P<kind>Files|Dirs):\s+(?P<new>\d+) new,\s+(?P<changed>\d+) changed,"
+    r"\s+(?P<unmodified>\d+) unmodified\s*$"
+)
+# "Data Blobs:      1 new"
+BLOB_COUNTS = re.compile(r"^(?P<kind>Data|Tree) Blobs:\s+(?P<new>\d+) new\s*$")
+# "Added to the repository: 3.329 MiB (3.325 MiB stored)", "Would add to the repo: 0 B   ",
+# "Added:      12.000 KiB" (0.9.0, 0.9.1)
+ADDED = re.compile(
+    rf"^(?:(?P<verb>Added|Would add) to the repo(?:sitory)?|Added):\s+(?P<added>{_SIZE})"
+    rf"(?:\s*\(\s*(?P<stored>{_SIZE})\s+stored\))?\s*$"
+)
+# "processed 4838 files, 145.804 MiB in 0:01"
+PROCESSED = re.compile(
+    rf"^processed (?P<files>\d+) files, (?P<bytes>{_SIZE}) in (?P<duration>{_DURATION})\s*$"
+)
+# "snapshot 31986dfd saved"
+SNAPSHOT_SAVED = re.compile(r"^snapshot (?P<snapshot_id>[0-9a-f]{8,64}) saved\s*$")
+# "skipped creating snapshot"
+SNAPSHOT_SKIPPED = re.compile(r"^skipped creating snapshot\s*$")
+# "[0:01] 54.73%  2 files 187.884 MiB, total 6 files 343.323 MiB, 0 errors ETA 0:01",
+# "[0:03] 12 files, 1.000 MiB, 0 errors" (before the scanner reported totals)
+PROGRESS = re.compile(
+    rf"^\[(?P<elapsed>{_DURATION})\] (?:(?P<percent>\d+(?:\.\d+)?)%\s+)?"
+    rf"(?P<files>\d+) files,? (?P<bytes>{_SIZE})"
+    rf"(?:, total (?P<total_files>\d+) files (?P<total_bytes>{_SIZE}))?"
+    rf", (?P<errors>\d+) errors(?: ETA (?P<eta>{_DURATION}))?\s*$"
+)
+# "scan finished in 0.291s: 4839 files, 145.804 MiB"
+SCAN_FINISHED = re.compile(
+    rf"^scan finished in (?P<seconds>\d+(?:\.\d+)?)s: (?P<files>\d+) files, (?P<bytes>{_SIZE})\s*$"
+)
+# "open repository", "using parent snapshot 31986dfd", "start scan on [data]", ...
+PREAMBLE = re.compile(
+    r"^(?:open repository|lock repository|load index files|read data from stdin"
+    r"|reading repository password from stdin|no parent snapshot found, will read all files"
+    r"|using parent snapshot [0-9a-f]{8,64}|start (?:scan|backup) on \[.*\]"
+    r"|repo already locked, waiting up to .+ for the lock)\s*$"
+)
+# "error: open data/a/f2: permission denied"
+ITEM_ERROR = re.compile(r"^error: (?P<message>.+?)\s*$")
+# "/srv/gone does not exist, skipping"
+SOURCE_MISSING = re.compile(r"^(?P<path>.+) does not exist, skipping\s*$")
+# "Warning: at least one source file could not be read"
+SOURCE_READ_WARNING = re.compile(
+    r"^Warning: (?:at least one source file could not be read"
+    r"|failed to read all source data during backup)\s*$"
+)
+# "Fatal: wrong password or no key found"
+FATAL = re.compile(r"^Fatal: (?P<message>.+?)\s*$")
+# "unable to create lock in backend: repository is already locked exclusively by PID 7 on vm ..."
+LOCKED = re.compile(
+    r"^(?P<message>unable to create lock in backend: repository is already locked.*?)\s*$"
+)
+# "config file has zero size, invalid repository?"
+ZERO_SIZE_CONFIG = re.compile(r"^(?P<message>config file has zero size, invalid repository\?)\s*$")
+# "signal interrupt received, cleaning up" (0.19: "\rsignal terminated received, cleaning up ")
+INTERRUPTED = re.compile(r"^signal (?P<signal>\w+) received, cleaning up\s*$")
+
+# restic 0.17+ exits 10 when the repository does not exist, and says so in the message.
+_REPOSITORY_MISSING = "repository does not exist"
+
+
+def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
+    """The events one line of restic's text output gives: none for a line it does not know."""
+    text = ANSI_ESCAPE.sub("", line).lstrip("\r")
+    try:
+        return _events(text)
+    except UnitError as error:
+        raise LineError(line_number, line, str(error)) from None
+
+
+def _events(text: str) -> tuple[Event, ...]:
+    if match := PROGRESS.match(text):
+        percent = match["percent"]
+        return (
+            Progress(
+                elapsed_seconds=to_seconds(match["elapsed"]),
+                ratio_done=float(percent) / 100 if percent is not None else None,
+                files_done=int(match["files"]),
+                bytes_done=to_bytes(match["bytes"]),
+                total_files=_optional_int(match["total_files"]),
+                total_bytes=to_bytes(match["total_bytes"]) if match["total_bytes"] else None,
+                errors=int(match["errors"]),
+                eta_seconds=to_seconds(match["eta"]) if match["eta"] else None,
+            ),
+        )
+    if match := ITEM_COUNTS.match(text):
+        return (
+            ItemCounts(
+                kind="files" if match["kind"] == "Files" else "dirs",
+                new=int(match["new"]),
+                changed=int(match["changed"]),
+                unmodified=int(match["unmodified"]),
+            ),
+        )
+    if match := BLOB_COUNTS.match(text):
+        return (
+            BlobCounts(kind="data" if match["kind"] == "Data" else "tree", new=int(match["new"])),
+        )
+    if match := ADDED.match(text):
+        return (
+            Added(
+                added_bytes=to_bytes(match["added"]),
+                stored_bytes=to_bytes(match["stored"]) if match["stored"] else None,
+                dry_run=match["verb"] == "Would add",
+            ),
+        )
+    if match := PROCESSED.match(text):
+        return (
+            Processed(
+                files=int(match["files"]),
+                bytes=to_bytes(match["bytes"]),
+                duration_seconds=to_seconds(match["duration"]),
+            ),
+        )
+    if match := SNAPSHOT_SAVED.match(text):
+        return (SnapshotSaved(match["snapshot_id"]),)
+    if SNAPSHOT_SKIPPED.match(text):
+        return (SnapshotSkipped(),)
+    if match := SCAN_FINISHED.match(text):
+        return (
+            ScanFinished(
+                files=int(match["files"]),
+                bytes=to_bytes(match["bytes"]),
+                duration_seconds=float(match["seconds"]),
+            ),
+        )
+    if PREAMBLE.match(text):
+        return (Preamble(text.strip()),)
+    if match := ITEM_ERROR.match(text):
+        return (ItemError(match["message"]),)
+    if SOURCE_READ_WARNING.match(text):
+        return (SourceReadWarning(),)
+    if match := FATAL.match(text):
+        message = match["message"]
+        return (Fatal(message, exit_code=10 if message.startswith(_REPOSITORY_MISSING) else 1),)
+    if match := (LOCKED.match(text) or ZERO_SIZE_CONFIG.match(text)):
+        return (Fatal(match["message"], exit_code=1),)
+    if match := INTERRUPTED.match(text):
+        return (Interrupted(match["signal"]),)
+    if match := SOURCE_MISSING.match(text):
+        return (SourceMissing(match["path"]),)
+    return ()
+
+
+def _optional_int(text: str | None) -> int | None:
+    return int(text) if text is not None else None
