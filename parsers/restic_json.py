@@ -19,8 +19,8 @@ Messages and the events they give:
   ``percent_done`` is omitted when zero).  Up to 0.15 the ``-v`` "scan finished" message also
   arrives as ``status`` with an ``action`` key: ScanFinished.
 * ``verbose_status``: ``action: scan_finished`` gives ScanFinished, per-item messages nothing.
-* ``summary``: ItemCounts, BlobCounts, Added (``data_added``; ``data_added_packed`` from 0.17 is
-  the stored size), Processed, BackupTimes (``backup_start``/``backup_end``, 0.18+), then
+* ``summary``: BackupTimes (``backup_start``/``backup_end``, 0.18+), ItemCounts, BlobCounts,
+  Added (``data_added``; ``data_added_packed`` from 0.17 is the stored size), Processed, then
   SnapshotSaved (``snapshot_id``; 8 hex characters up to 0.14, 64 from 0.15) or, from 0.17 when
   the ID is omitted, SnapshotSkipped.  ``dry_run: true`` (0.13+) gives neither.
 * ``error``: ItemError.  ``error`` is ``{}`` or a Go PathError up to 0.17.0, ``{"message": ...}``
@@ -124,7 +124,15 @@ def _progress(message: dict[str, Any]) -> Progress:
 def _summary(message: dict[str, Any]) -> tuple[Event, ...]:
     dry_run = message.get("dry_run") is True
     packed = message.get("data_added_packed")
-    events: list[Event] = [
+    events: list[Event] = []
+    if "backup_start" in message and "backup_end" in message:
+        events.append(
+            BackupTimes(
+                started_timestamp_seconds=_timestamp(message, "backup_start"),
+                ended_timestamp_seconds=_timestamp(message, "backup_end"),
+            )
+        )
+    events += [
         ItemCounts(
             "files",
             _int(message, "files_new"),
@@ -150,13 +158,6 @@ def _summary(message: dict[str, Any]) -> tuple[Event, ...]:
             duration_seconds=_float(message, "total_duration"),
         ),
     ]
-    if "backup_start" in message and "backup_end" in message:
-        events.append(
-            BackupTimes(
-                started_timestamp_seconds=_timestamp(message, "backup_start"),
-                ended_timestamp_seconds=_timestamp(message, "backup_end"),
-            )
-        )
     snapshot_id = _str(message, "snapshot_id", "")
     if not dry_run:
         events.append(SnapshotSaved(snapshot_id) if snapshot_id else SnapshotSkipped())

@@ -112,9 +112,7 @@ def make_restic_logs(base: Path) -> ResticLogs:
     # A later run appended to the log of a good one: the later, failed one is what counts.
     appended = base / "appended.log"
     restic.run(appended, "backup", "src")
-    logs["appended_failure_last"] = restic.run(
-        appended, "backup", "src", RESTIC_PASSWORD="wrong"
-    )
+    logs["appended_failure_last"] = restic.run(appended, "backup", "src", RESTIC_PASSWORD="wrong")
 
     _write(base / "big" / "big.bin", 24 * 1024 * 1024)
     logs["progress"] = restic.run(base / "progress.log", "backup", "big", RESTIC_PROGRESS_FPS="60")

@@ -1,0 +1,177 @@
+"""Logs written by the real restic (Debian's 0.14), parsed and exported.
+
+The expected values follow from the files each scenario backs up (see restic_runs.py), not from
+a previous run of this parser.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from restic_runs import ResticLogs
+from typer.testing import CliRunner
+
+from exporter.cli import app
+from parsers import BackupRun, parse_backup_log
+from parsers.records import StateCounts
+
+EXPECTED: dict[str, dict[str, Any]] = {
+    "first": {
+        "files": StateCounts(3, 0, 0),
+        "dirs": StateCounts(3, 0, 0),
+        "processed_files": 3,
+        "processed_bytes": 7168,
+        "exit_code": 0,
+        "failure_reason": None,
+        "data_blobs": None,
+    },
+    "verbose": {
+        "files": StateCounts(1, 1, 2),
+        "dirs": StateCounts(0, 3, 0),
+        "processed_bytes": 9216,
+        "exit_code": 0,
+        "failure_reason": None,
+        "tree_blobs": 4,  # the three changed directories and the snapshot's root
+    },
+    "very_verbose": {
+        "files": StateCounts(1, 0, 4),
+        "dirs": StateCounts(0, 2, 1),
+        "processed_bytes": 9728,
+        "exit_code": 0,
+        "failure_reason": None,
+        "tree_blobs": 3,
+    },
+    "json": {
+        "files": StateCounts(1, 0, 5),
+        "processed_files": 6,
+        "processed_bytes": 12800,
+        "exit_code": 0,
+        "failure_reason": None,
+        "stored_bytes": None,  # data_added_packed arrived in 0.17
+    },
+    "json_verbose": {
+        "files": StateCounts(0, 0, 6),
+        "processed_bytes": 12800,
+        "added_bytes": 0,
+        "failure_reason": None,
+    },
+    "dry_run": {
+        "files": StateCounts(0, 0, 6),
+        "dry_run": True,
+        "snapshot_id": None,
+        "exit_code": 0,
+        "failure_reason": "dry run: no snapshot was saved",
+    },
+    "wrong_password": {
+        "fatal_message": "wrong password or no key found",
+        "exit_code": 1,
+        "files": None,
+        "processed_bytes": None,
+    },
+    "missing_repository": {"exit_code": 1, "files": None, "snapshot_id": None},
+    "appended_failure_last": {"fatal_message": "wrong password or no key found", "files": None},
+    "locked": {"exit_code": 1, "files": None},
+    "interrupted": {"interrupted": True, "exit_code": 130, "snapshot_id": None},
+    "unreadable": {
+        "files": StateCounts(1, 0, 0),
+        "processed_bytes": 1024,
+        "errors": 2,
+        "source_read_warning": True,
+        "exit_code": 3,
+        "failure_reason": "2 item(s) could not be read",
+    },
+    "progress": {"processed_bytes": 24 * 1024 * 1024, "failure_reason": None},
+}
+
+
+def _latest_run(path: Path) -> BackupRun:
+    with path.open(encoding="utf-8", errors="replace") as log:
+        run = parse_backup_log(line.rstrip("\n") for line in log).latest_run
+    assert run is not None, f"no run found in {path}"
+    return run
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_real_restic_log_parses_to_what_was_backed_up(
+    restic_logs: ResticLogs, scenario: str
+) -> None:
+    run = _latest_run(restic_logs[scenario].path)
+    assert run.complete
+    actual = {field: getattr(run, field) for field in EXPECTED[scenario]}
+    assert actual == EXPECTED[scenario]
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_exit_code_read_from_the_log_is_restics_own(restic_logs: ResticLogs, scenario: str) -> None:
+    assert _latest_run(restic_logs[scenario].path).exit_code == restic_logs[scenario].returncode
+
+
+def test_messages_carry_their_snapshot_id(restic_logs: ResticLogs) -> None:
+    log = restic_logs["first"].path.read_text()
+    run = _latest_run(restic_logs["first"].path)
+    assert run.snapshot_id is not None
+    assert f"snapshot {run.snapshot_id} saved" in log
+
+
+def test_status_lines_are_read_as_progress(restic_logs: ResticLogs) -> None:
+    log = restic_logs["progress"].path.read_text()
+    run = _latest_run(restic_logs["progress"].path)
+    if "total 1 files 24.000 MiB" in log:
+        assert run.progress is not None
+        assert run.progress.total_bytes == 24 * 1024 * 1024
+    else:  # restic was faster than one frame: then no status line was printed
+        assert run.progress is None
+
+
+def test_quiet_log_is_reported_as_not_understood(restic_logs: ResticLogs, tmp_path: Path) -> None:
+    assert restic_logs["quiet"].path.read_bytes() == b""
+    result = CliRunner().invoke(
+        app, ["parse", str(restic_logs["quiet"].path), "-o", str(tmp_path / "q.prom")]
+    )
+    assert result.exit_code == 4
+    assert "--quiet" in result.stderr
+
+
+def _samples(prom: Path) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(prom.read_text()):
+        for sample in family.samples:
+            extra = {k: v for k, v in sample.labels.items() if k != "job"}
+            key = sample.name + "".join(f"[{v}]" for v in extra.values())
+            values[key] = sample.value
+    return values
+
+
+@pytest.mark.parametrize(
+    ("scenario", "success", "exit_code"),
+    [
+        ("first", 1, 0),
+        ("json", 1, 0),
+        ("unreadable", 0, 3),
+        ("wrong_password", 0, 1),
+        ("interrupted", 0, 130),
+        ("dry_run", 0, 0),
+    ],
+)
+def test_cli_writes_what_restic_did(
+    restic_logs: ResticLogs, tmp_path: Path, scenario: str, success: int, exit_code: int
+) -> None:
+    prom = tmp_path / "restic.prom"
+    result = CliRunner().invoke(
+        app, ["parse", str(restic_logs[scenario].path), "-o", str(prom), "-l", "job=home"]
+    )
+    assert result.exit_code == 0, result.output
+    values = _samples(prom)
+    assert values["restic_backup_success"] == success
+    assert values["restic_backup_exit_code"] == exit_code
+    assert values["restic_exporter_parse_success"] == 1
+    assert "restic_backup_last_run_timestamp_seconds" in values
+    if success:
+        assert values["restic_backup_files[new]"] >= 1
+        assert "restic_backup_last_success_timestamp_seconds" in values
+    if scenario == "wrong_password":  # nothing was backed up: no summary values, not zeros
+        assert "restic_backup_files[new]" not in values
+        assert "restic_backup_duration_seconds" not in values
