@@ -19,7 +19,6 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 app = typer.Typer(
     name=PROG,
-    help="Turn restic's logs into Prometheus metrics for node_exporter's textfile collector.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -100,7 +99,7 @@ def parse(
         _fail(error)
     for warning in result.warnings:
         _warn(warning)
-    if target is not None and not quiet:
+    if target is not None and not quiet and result.problem is None:
         typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
     if result.problem is not None:
         _fail(result.problem)

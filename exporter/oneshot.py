@@ -98,7 +98,7 @@ def read_backup_log(log: str) -> LogReading:
         warnings = (f"skipped {source.skipped_long_lines} line(s) longer than 1 MiB in {log}",)
     run = parser.result().latest_run
     problem = None
-    if run is None and parser.lines == 0:
+    if run is None and parser.lines == 0 and not source.skipped_long_lines:
         problem = LogNotUnderstood(
             f"{source.name} is empty (restic --quiet prints no summary unless --json is given)"
         )
