@@ -17,8 +17,8 @@ A log to which many runs were appended reports the latest.  A new run starts whe
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from parsers import restic_json, restic_text
 from parsers.records import (
@@ -35,7 +35,6 @@ from parsers.records import (
     Preamble,
     Processed,
     Progress,
-    ScanFinished,
     SnapshotSaved,
     SnapshotSkipped,
     SourceMissing,
@@ -100,32 +99,41 @@ def parse_backup_log(lines: Iterable[str]) -> BackupLog:
 
 
 class _RunBuilder:
+    """Mutable while the run is read (a frozen copy per line would cost more than the parse);
+    frozen into a BackupRun on request."""
+
     def __init__(self, first_line: int) -> None:
-        self.run = BackupRun(first_line=first_line, last_line=first_line, complete=False)
+        self.fields: dict[str, Any] = {"first_line": first_line, "last_line": first_line}
         self.seen: set[tuple[type, str]] = set()
         self.in_body = False
 
+    @property
+    def complete(self) -> bool:
+        return bool(self.fields.get("complete"))
+
     def starts_new_run(self, event: Event) -> bool:
-        run = self.run
         if isinstance(event, _STARTUP):
-            return self.in_body or run.complete
+            return self.in_body or self.complete
         if _once_key(event) in self.seen:
             return True
-        if not run.complete:
+        if not self.complete:
             return False
         if isinstance(event, _TRAILERS):
             return False
-        return not (isinstance(event, Fatal) and run.interrupted and run.fatal_message is None)
+        fields = self.fields
+        interrupted_without_fatal = fields.get("interrupted") and "fatal_message" not in fields
+        return not (isinstance(event, Fatal) and interrupted_without_fatal)
 
     def apply(self, event: Event, line_number: int) -> None:
         if not isinstance(event, _STARTUP):
             self.in_body = True
         if isinstance(event, _ONCE_PER_RUN):
             self.seen.add(_once_key(event))
-        self.run = dataclasses.replace(_fold(self.run, event), last_line=line_number)
+        _fold(self.fields, event)
+        self.fields["last_line"] = line_number
 
     def build(self) -> BackupRun:
-        return self.run
+        return BackupRun(**{"complete": False, **self.fields})
 
 
 def _once_key(event: Event) -> tuple[type, str]:
@@ -136,61 +144,50 @@ def _once_key(event: Event) -> tuple[type, str]:
     return (type(event), "")
 
 
-def _fold(run: BackupRun, event: Event) -> BackupRun:
-    replace = dataclasses.replace
+def _fold(run: dict[str, Any], event: Event) -> None:
+    """Write what `event` says into the fields of the run being read."""
     if isinstance(event, Progress):
-        return replace(run, progress=event)
-    if isinstance(event, ItemCounts):
-        counts = StateCounts(event.new, event.changed, event.unmodified)
-        return replace(run, files=counts) if event.kind == "files" else replace(run, dirs=counts)
-    if isinstance(event, BlobCounts):
-        if event.kind == "data":
-            return replace(run, data_blobs=event.new)
-        return replace(run, tree_blobs=event.new)
-    if isinstance(event, Added):
-        return replace(
-            run,
-            added_bytes=event.added_bytes,
-            stored_bytes=event.stored_bytes,
-            dry_run=event.dry_run,
+        run["progress"] = event
+    elif isinstance(event, ItemCounts):
+        run[event.kind] = StateCounts(event.new, event.changed, event.unmodified)
+    elif isinstance(event, BlobCounts):
+        run[f"{event.kind}_blobs"] = event.new
+    elif isinstance(event, Added):
+        run.update(
+            added_bytes=event.added_bytes, stored_bytes=event.stored_bytes, dry_run=event.dry_run
         )
-    if isinstance(event, Processed):
-        return replace(
-            run,
+    elif isinstance(event, Processed):
+        run.update(
             processed_files=event.files,
             processed_bytes=event.bytes,
             duration_seconds=event.duration_seconds,
             complete=True,
             exit_code=_exit_code(run, 0),
         )
-    if isinstance(event, SnapshotSaved):
-        return replace(run, snapshot_id=event.snapshot_id)
-    if isinstance(event, SnapshotSkipped):
-        return replace(run, snapshot_skipped=True)
-    if isinstance(event, ItemError | SourceMissing):
-        return replace(run, errors=run.errors + 1)
-    if isinstance(event, SourceReadWarning):
-        return replace(run, source_read_warning=True, exit_code=_exit_code(run, 3))
-    if isinstance(event, Fatal):
-        return replace(
-            run,
+    elif isinstance(event, SnapshotSaved):
+        run["snapshot_id"] = event.snapshot_id
+    elif isinstance(event, SnapshotSkipped):
+        run["snapshot_skipped"] = True
+    elif isinstance(event, ItemError | SourceMissing):
+        run["errors"] = run.get("errors", 0) + 1
+    elif isinstance(event, SourceReadWarning):
+        run.update(source_read_warning=True, exit_code=_exit_code(run, 3))
+    elif isinstance(event, Fatal):
+        run.update(
             fatal_message=event.message,
             complete=True,
-            exit_code=130 if run.interrupted else event.exit_code,
+            exit_code=130 if run.get("interrupted") else event.exit_code,
         )
-    if isinstance(event, Interrupted):
-        return replace(run, interrupted=True, complete=True, exit_code=130)
-    if isinstance(event, BackupTimes):
-        return replace(
-            run,
+    elif isinstance(event, Interrupted):
+        run.update(interrupted=True, complete=True, exit_code=130)
+    elif isinstance(event, BackupTimes):
+        run.update(
             started_timestamp_seconds=event.started_timestamp_seconds,
             ended_timestamp_seconds=event.ended_timestamp_seconds,
         )
-    if isinstance(event, Preamble | ScanFinished):
-        return run
-    raise TypeError(f"unknown event {event!r}")  # pragma: no cover - the Event union is closed
 
 
-def _exit_code(run: BackupRun, code: int) -> int:
+def _exit_code(run: dict[str, Any], code: int) -> int:
     """The larger claim wins: a warning's 3 is not undone by the summary that precedes it."""
-    return code if run.exit_code is None else max(run.exit_code, code)
+    known: int | None = run.get("exit_code")
+    return code if known is None else max(known, code)

@@ -135,13 +135,25 @@ ZERO_SIZE_CONFIG = re.compile(r"^(?P<message>config file has zero size, invalid 
 # "signal interrupt received, cleaning up" (0.19: "\rsignal terminated received, cleaning up ")
 INTERRUPTED = re.compile(r"^signal (?P<signal>\w+) received, cleaning up\s*$")
 
+# Every line shape above starts with one of these (or ends "does not exist, skipping"): most
+# lines of a long log (the file names under each status line, -vv item lines) fail this one test
+# instead of every pattern.
+CANDIDATE = re.compile(
+    r"^(?:\[|Files:|Dirs:|Data Blobs:|Tree Blobs:|Added|Would add|processed |snapshot |skipped "
+    r"|scan finished|open repository|lock repository|load index|read data|reading repository"
+    r"|no parent|using parent|start |repo already|error: |Warning: |Fatal: |unable to create lock"
+    r"|config file has|signal )|does not exist, skipping\s*$"
+)
+
 # restic 0.17+ exits 10 when the repository does not exist, and says so in the message.
 _REPOSITORY_MISSING = "repository does not exist"
 
 
 def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     """The events one line of restic's text output gives: none for a line it does not know."""
-    text = ANSI_ESCAPE.sub("", line).lstrip("\r")
+    text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
+    if not CANDIDATE.search(text):
+        return ()
     try:
         return _events(text)
     except UnitError as error:
