@@ -58,7 +58,8 @@ def backup_families(report: BackupReport, labels: Mapping[str, str]) -> list[Met
         out.add(catalogue.BACKUP_BLOBS, run.data_blobs, type="data")
         out.add(catalogue.BACKUP_BLOBS, run.tree_blobs, type="tree")
         out.add(catalogue.BACKUP_ERRORS, run.errors)
-        out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run))
+        if run.added_bytes is not None:  # only the "Added"/"Would add" line tells a dry run
+            out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run))
     out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds)
     out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds)
     out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success))

@@ -175,3 +175,6 @@ def test_cli_writes_what_restic_did(
     if scenario == "wrong_password":  # nothing was backed up: no summary values, not zeros
         assert "restic_backup_files[new]" not in values
         assert "restic_backup_duration_seconds" not in values
+    # Whether it was a dry run is known only from a run that got as far as its summary.
+    expected_dry_run = {"dry_run": 1, "wrong_password": None, "interrupted": None}.get(scenario, 0)
+    assert values.get("restic_backup_dry_run") == expected_dry_run
