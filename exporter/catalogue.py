@@ -86,6 +86,81 @@ EXPORTER_PARSE_SUCCESS = MetricSpec(
     "unreadable, empty, unrecognised or cut off.",
 )
 
+# --- forget, prune, check, stats: for each command the log holds --------------------------------
+
+
+def _success(command: str) -> MetricSpec:
+    return MetricSpec(
+        f"restic_{command}_success",
+        f"1 if the latest restic {command} finished without errors, 0 if it failed or was cut off.",
+    )
+
+
+def _last_run(command: str) -> MetricSpec:
+    return MetricSpec(
+        f"restic_{command}_last_run_timestamp_seconds",
+        f"Unix time the latest restic {command} ended (when its log was last written).",
+    )
+
+
+COMMAND_SUCCESS = {c: _success(c) for c in ("forget", "prune", "check", "stats")}
+COMMAND_LAST_RUN = {c: _last_run(c) for c in ("forget", "prune", "check", "stats")}
+
+FORGET_SNAPSHOTS = MetricSpec(
+    "restic_forget_snapshots",
+    "Snapshots the latest restic forget kept or removed, by action (keep, remove).",
+    ("action",),
+)
+PRUNE_BLOBS = MetricSpec(
+    "restic_prune_blobs",
+    "Blobs in the latest restic prune's statistics, by action (repack, remove, delete, "
+    "total_prune, remaining).",
+    ("action",),
+)
+PRUNE_BYTES = MetricSpec(
+    "restic_prune_bytes",
+    "Bytes in the latest restic prune's statistics, by action (repack, remove, delete, "
+    "total_prune, remaining).",
+    ("action",),
+)
+PRUNE_UNUSED_AFTER = MetricSpec(
+    "restic_prune_unused_after_prune_bytes",
+    "Unused bytes left in the repository after the latest restic prune.",
+)
+CHECK_ERRORS_FOUND = MetricSpec(
+    "restic_check_errors_found",
+    "1 if the latest restic check found errors in the repository, 0 if it found none.",
+)
+CHECK_PROBLEMS = MetricSpec(
+    "restic_check_problems",
+    "Problems the latest restic check listed (missing or damaged packs, trees, blobs).",
+)
+
+
+def _stats(name: str, help_text: str) -> MetricSpec:
+    return MetricSpec(f"restic_stats_{name}", f"{help_text}, by stats mode.", ("mode",))
+
+
+STATS_TOTAL_SIZE = _stats(
+    "total_size_bytes", "Total size in bytes the latest restic stats reported"
+)
+STATS_UNCOMPRESSED_SIZE = _stats(
+    "total_uncompressed_size_bytes",
+    "Total uncompressed size in bytes the latest restic stats reported",
+)
+STATS_SNAPSHOTS = _stats("snapshots", "Snapshots the latest restic stats processed")
+STATS_FILES = _stats("files", "Total file count the latest restic stats reported")
+STATS_BLOBS = _stats("blobs", "Total blob count the latest restic stats reported")
+STATS_COMPRESSION_RATIO = _stats(
+    "compression_ratio", "Compression ratio (uncompressed / compressed) restic stats reported"
+)
+STATS_COMPRESSION_PROGRESS = _stats(
+    "compression_progress_ratio", "Share of the data already compressed (0-1), from restic stats"
+)
+STATS_COMPRESSION_SAVING = _stats(
+    "compression_space_saving_ratio", "Share of space saved by compression (0-1), from restic stats"
+)
+
 ALL = (
     BACKUP_SUCCESS,
     BACKUP_EXIT_CODE,
@@ -102,7 +177,25 @@ ALL = (
     BACKUP_LAST_RUN,
     BACKUP_LAST_SUCCESS,
     EXPORTER_PARSE_SUCCESS,
+    *COMMAND_SUCCESS.values(),
+    *COMMAND_LAST_RUN.values(),
+    FORGET_SNAPSHOTS,
+    PRUNE_BLOBS,
+    PRUNE_BYTES,
+    PRUNE_UNUSED_AFTER,
+    CHECK_ERRORS_FOUND,
+    CHECK_PROBLEMS,
+    STATS_TOTAL_SIZE,
+    STATS_UNCOMPRESSED_SIZE,
+    STATS_SNAPSHOTS,
+    STATS_FILES,
+    STATS_BLOBS,
+    STATS_COMPRESSION_RATIO,
+    STATS_COMPRESSION_PROGRESS,
+    STATS_COMPRESSION_SAVING,
 )
 
-# Labels the metrics above use themselves: a user's --label may not take these names.
-RESERVED_LABELS = frozenset(label for spec in ALL for label in spec.labels)
+# autorestic's location and backend go on every metric of their section.
+SECTION_LABELS = ("location", "backend")
+# Labels the metrics use themselves: a user's --label may not take these names.
+RESERVED_LABELS = frozenset(label for spec in ALL for label in spec.labels) | set(SECTION_LABELS)

@@ -12,7 +12,7 @@ import typer
 
 from exporter.catalogue import RESERVED_LABELS
 from exporter.errors import ExporterError
-from exporter.oneshot import ExportResult, export_backup_log
+from exporter.oneshot import ExportResult, export_log
 
 PROG = "restic-textfile-exporter"
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -52,7 +52,12 @@ def _main(
 @app.command()
 def parse(
     log: Annotated[
-        str, typer.Argument(metavar="LOG", help="restic's output (text or --json); - for stdin.")
+        str,
+        typer.Argument(
+            metavar="LOG",
+            help="restic's output (text or --json; backup, forget, prune, check, stats) or "
+            "autorestic's; - for stdin.",
+        ),
     ],
     output: Annotated[
         str,
@@ -79,22 +84,23 @@ def parse(
             metavar="N",
             envvar="EXIT_STATUS",
             show_envvar=True,
-            help="restic's exit code (or a signal name, as systemd gives it to ExecStopPost=); "
-            "without it, the exit code is inferred from the log.",
+            help="restic's exit code (or a signal name, as systemd gives it to ExecStopPost=), "
+            "for the command that ran last in the log; without it, the exit code is inferred "
+            "from the log.",
         ),
     ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")
     ] = False,
 ) -> None:
-    """Read a restic backup log and write its metrics as a .prom file."""
+    """Read a restic (or autorestic) log and write its metrics as a .prom file."""
     labels = parse_labels(label or [])
     code = parse_exit_code(exit_code)
     target = None if output == "-" else Path(output)
     if target is not None and not target.name.endswith(".prom"):
         _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
     try:
-        result = export_backup_log(log, target, labels, code)
+        result = export_log(log, target, labels, code)
     except ExporterError as error:
         _fail(error)
     for warning in result.warnings:
@@ -144,13 +150,25 @@ def parse_exit_code(value: str | None) -> int | None:
 
 
 def _summary(result: ExportResult) -> str:
-    report = result.report
-    if report.success:
-        run = report.run
-        snapshot = run.snapshot_id if run is not None and run.snapshot_id else "none (unchanged)"
-        return f"backup succeeded, snapshot {snapshot}"
-    code = f", exit code {report.exit_code}" if report.exit_code is not None else ""
-    return f"backup failed ({report.failure_reason}{code})"
+    """One line: each backup's and each other command's outcome."""
+    parts = []
+    for section in result.sections:
+        where = "@".join(section.labels.values())
+        prefix = f"{where}: " if where else ""
+        backup = section.backup
+        if backup is not None:
+            if backup.success:
+                snapshot = backup.run.snapshot_id if backup.run is not None else None
+                parts.append(
+                    f"{prefix}backup succeeded" + (f", snapshot {snapshot}" if snapshot else "")
+                )
+            else:
+                code = f", exit code {backup.exit_code}" if backup.exit_code is not None else ""
+                parts.append(f"{prefix}backup failed ({backup.failure_reason}{code})")
+        for command in section.commands:
+            outcome = "succeeded" if command.success else f"failed ({command.failure_reason})"
+            parts.append(f"{prefix}{command.command} {outcome}")
+    return "; ".join(parts)
 
 
 def _warn(message: str) -> None:

@@ -1,66 +1,112 @@
 """Reports to prometheus_client metric families.  Pure: no I/O, no clock.
 
 Values the log did not state are left out rather than written as 0, so that a failed run does not
-look like a run that backed up nothing.
+look like a run that backed up nothing.  Every sample carries the user's labels first, then its
+section's (autorestic's location and backend), then its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from exporter import catalogue
 from exporter.catalogue import MetricSpec
-from exporter.report import BackupReport
-from parsers.records import StateCounts
+from exporter.report import BackupReport, CommandReport, SectionReport
+from parsers.records import CheckRun, ForgetRun, PruneRun, StateCounts, StatsRun
 
 
 class _Families:
-    """Collects samples per metric, every one carrying the user's labels first."""
+    def __init__(self) -> None:
+        self._families: dict[str, Metric] = {}
 
-    def __init__(self, labels: Mapping[str, str]) -> None:
-        self._labels = dict(labels)
-        self._families: dict[str, GaugeMetricFamily] = {}
-
-    def add(self, spec: MetricSpec, value: float | None, **own_labels: str) -> None:
+    def add(
+        self, spec: MetricSpec, value: float | None, labels: Mapping[str, str], **own: str
+    ) -> None:
         if value is None:
             return
         family = self._families.get(spec.name)
         if family is None:
-            family = GaugeMetricFamily(spec.name, spec.help, labels=[*self._labels, *spec.labels])
-            self._families[spec.name] = family
-        family.add_metric([*self._labels.values(), *(own_labels[n] for n in spec.labels)], value)
+            family = self._families[spec.name] = GaugeMetricFamily(spec.name, spec.help)
+        family.add_sample(spec.name, {**labels, **{n: own[n] for n in spec.labels}}, value)
 
-    def add_states(self, spec: MetricSpec, counts: StateCounts | None) -> None:
-        if counts is None:
-            return
-        for state in ("new", "changed", "unmodified"):
-            self.add(spec, getattr(counts, state), state=state)
+    def add_states(
+        self, spec: MetricSpec, counts: StateCounts | None, labels: Mapping[str, str]
+    ) -> None:
+        if counts is not None:
+            for state in ("new", "changed", "unmodified"):
+                self.add(spec, getattr(counts, state), labels, state=state)
 
     def families(self) -> list[Metric]:
         return list(self._families.values())
 
 
-def backup_families(report: BackupReport, labels: Mapping[str, str]) -> list[Metric]:
-    out = _Families(labels)
-    run = report.run
-    out.add(catalogue.BACKUP_SUCCESS, int(report.success))
-    out.add(catalogue.BACKUP_EXIT_CODE, report.exit_code)
-    if run is not None:
-        out.add_states(catalogue.BACKUP_FILES, run.files)
-        out.add_states(catalogue.BACKUP_DIRS, run.dirs)
-        out.add(catalogue.BACKUP_ADDED_BYTES, run.added_bytes)
-        out.add(catalogue.BACKUP_STORED_BYTES, run.stored_bytes)
-        out.add(catalogue.BACKUP_PROCESSED_FILES, run.processed_files)
-        out.add(catalogue.BACKUP_PROCESSED_BYTES, run.processed_bytes)
-        out.add(catalogue.BACKUP_DURATION, run.duration_seconds)
-        out.add(catalogue.BACKUP_BLOBS, run.data_blobs, type="data")
-        out.add(catalogue.BACKUP_BLOBS, run.tree_blobs, type="tree")
-        out.add(catalogue.BACKUP_ERRORS, run.errors)
-        if run.added_bytes is not None:  # only the "Added"/"Would add" line tells a dry run
-            out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run))
-    out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds)
-    out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds)
-    out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success))
+def log_families(sections: Iterable[SectionReport], user_labels: Mapping[str, str]) -> list[Metric]:
+    out = _Families()
+    for section in sections:
+        labels = {**user_labels, **section.labels}
+        if section.backup is not None:
+            _backup(out, section.backup, labels)
+        for command in section.commands:
+            _command(out, command, labels)
     return out.families()
+
+
+def backup_families(report: BackupReport, labels: Mapping[str, str]) -> list[Metric]:
+    out = _Families()
+    _backup(out, report, labels)
+    return out.families()
+
+
+def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> None:
+    run = report.run
+    out.add(catalogue.BACKUP_SUCCESS, int(report.success), labels)
+    out.add(catalogue.BACKUP_EXIT_CODE, report.exit_code, labels)
+    if run is not None:
+        out.add_states(catalogue.BACKUP_FILES, run.files, labels)
+        out.add_states(catalogue.BACKUP_DIRS, run.dirs, labels)
+        out.add(catalogue.BACKUP_ADDED_BYTES, run.added_bytes, labels)
+        out.add(catalogue.BACKUP_STORED_BYTES, run.stored_bytes, labels)
+        out.add(catalogue.BACKUP_PROCESSED_FILES, run.processed_files, labels)
+        out.add(catalogue.BACKUP_PROCESSED_BYTES, run.processed_bytes, labels)
+        out.add(catalogue.BACKUP_DURATION, run.duration_seconds, labels)
+        out.add(catalogue.BACKUP_BLOBS, run.data_blobs, labels, type="data")
+        out.add(catalogue.BACKUP_BLOBS, run.tree_blobs, labels, type="tree")
+        out.add(catalogue.BACKUP_ERRORS, run.errors, labels)
+        if run.added_bytes is not None:  # only the "Added"/"Would add" line tells a dry run
+            out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run), labels)
+    out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds, labels)
+    out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds, labels)
+    out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success), labels)
+
+
+def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -> None:
+    out.add(catalogue.COMMAND_SUCCESS[report.command], int(report.success), labels)
+    out.add(catalogue.COMMAND_LAST_RUN[report.command], report.last_run_timestamp_seconds, labels)
+    run = report.run
+    if isinstance(run, ForgetRun):
+        out.add(catalogue.FORGET_SNAPSHOTS, run.kept_snapshots, labels, action="keep")
+        out.add(catalogue.FORGET_SNAPSHOTS, run.removed_snapshots, labels, action="remove")
+    elif isinstance(run, PruneRun):
+        for action in ("repack", "remove", "delete", "total_prune", "remaining"):
+            out.add(catalogue.PRUNE_BLOBS, getattr(run, f"{action}_blobs"), labels, action=action)
+            out.add(catalogue.PRUNE_BYTES, getattr(run, f"{action}_bytes"), labels, action=action)
+        out.add(catalogue.PRUNE_UNUSED_AFTER, run.unused_bytes_after_prune, labels)
+    elif isinstance(run, CheckRun):
+        if run.complete:
+            out.add(catalogue.CHECK_ERRORS_FOUND, int(run.errors_found), labels)
+        out.add(catalogue.CHECK_PROBLEMS, run.problems, labels)
+    elif isinstance(run, StatsRun):
+        mode = run.mode or "unknown"
+        for spec, value in (
+            (catalogue.STATS_TOTAL_SIZE, run.total_size_bytes),
+            (catalogue.STATS_UNCOMPRESSED_SIZE, run.total_uncompressed_size_bytes),
+            (catalogue.STATS_SNAPSHOTS, run.snapshots),
+            (catalogue.STATS_FILES, run.files),
+            (catalogue.STATS_BLOBS, run.blobs),
+            (catalogue.STATS_COMPRESSION_RATIO, run.compression_ratio),
+            (catalogue.STATS_COMPRESSION_PROGRESS, run.compression_progress_ratio),
+            (catalogue.STATS_COMPRESSION_SAVING, run.compression_space_saving_ratio),
+        ):
+            out.add(spec, value, labels, mode=mode)

@@ -15,16 +15,18 @@ from pathlib import Path
 
 from exporter import state
 from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable, OutputUnwritable
-from exporter.families import backup_families
+from exporter.families import log_families
 from exporter.logsource import open_log
-from exporter.report import BackupReport, make_report
+from exporter.report import SectionReport, log_report, make_report, missing_sections
 from exporter.textfile import render, write_textfile
-from parsers import BackupLogParser, BackupRun, LineError
+from parsers import LineError
+from parsers.log import LogParser, ParsedLog
 
 
 @dataclass(frozen=True)
 class LogReading:
-    run: BackupRun | None
+    parsed: ParsedLog | None
+    """None when the log could not be read or had a malformed restic line."""
     problem: ExporterError | None
     """Why the log was not fully understood."""
     written_timestamp_seconds: float | None
@@ -33,13 +35,13 @@ class LogReading:
 
 @dataclass(frozen=True)
 class ExportResult:
-    report: BackupReport
+    sections: tuple[SectionReport, ...]
     problem: ExporterError | None
     """Why the log was not fully understood; the metrics were written all the same."""
     warnings: tuple[str, ...]
 
 
-def export_backup_log(
+def export_log(
     log: str,
     output: Path | None,
     labels: Mapping[str, str],
@@ -51,18 +53,32 @@ def export_backup_log(
     Raises OutputUnwritable when the metrics cannot be written; any other problem is returned in
     the result, after the metrics that describe it were written.
     """
-    reading = read_backup_log(log)
+    reading = read_log(log)
+    previous = state.read_previous(output)
     written_at = reading.written_timestamp_seconds
-    report = make_report(
-        reading.run,
-        exit_code=exit_code,
-        log_written_timestamp_seconds=written_at if written_at is not None else now(),
-        previous_last_success_timestamp_seconds=(
-            state.previous_last_success(output, labels) if output is not None else None
-        ),
-        problem=str(reading.problem) if reading.run is None and reading.problem else None,
-    )
-    data = render(backup_families(report, labels))
+    log_time = written_at if written_at is not None else now()
+    if reading.parsed is None:
+        report = make_report(
+            None,
+            exit_code=exit_code,
+            log_written_timestamp_seconds=log_time,
+            previous_last_success_timestamp_seconds=previous.last_success_for(labels),
+            problem=str(reading.problem),
+        )
+        sections: tuple[SectionReport, ...] = (SectionReport({}, report, ()),)
+    else:
+        sections = log_report(
+            reading.parsed,
+            exit_code=exit_code,
+            log_written_timestamp_seconds=log_time,
+            last_success=previous.last_success_for,
+            user_labels=labels,
+        )
+        if reading.parsed.autorestic:
+            sections += missing_sections(
+                sections, previous.backup_label_sets, previous.last_success_for, labels
+            )
+    data = render(log_families(sections, labels))
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -73,16 +89,16 @@ def export_backup_log(
             raise OutputUnwritable(
                 f"cannot write {output}: {error.strerror or error}; the previous file is untouched"
             ) from None
-    return ExportResult(report, reading.problem, reading.warnings)
+    return ExportResult(sections, reading.problem, reading.warnings)
 
 
-def read_backup_log(log: str) -> LogReading:
+def read_log(log: str) -> LogReading:
     """Stream `log` through the parser; every problem becomes part of the reading."""
     try:
         source = open_log(log)
     except LogUnreadable as error:
         return LogReading(None, error, None)
-    parser = BackupLogParser()
+    parser = LogParser()
     try:
         for line in source.lines():
             parser.feed(line)
@@ -96,19 +112,28 @@ def read_backup_log(log: str) -> LogReading:
     warnings: tuple[str, ...] = ()
     if source.skipped_long_lines:
         warnings = (f"skipped {source.skipped_long_lines} line(s) longer than 1 MiB in {log}",)
-    run = parser.result().latest_run
-    problem = None
-    if run is None and parser.lines == 0 and not source.skipped_long_lines:
-        problem = LogNotUnderstood(
-            f"{source.name} is empty (restic --quiet prints no summary unless --json is given)"
+    parsed = parser.result()
+    problem = _problem(
+        parsed, source.name, empty=parser.lines == 0 and not source.skipped_long_lines
+    )
+    return LogReading(parsed, problem, written_at, warnings)
+
+
+def _problem(parsed: ParsedLog, name: str, empty: bool) -> LogNotUnderstood | None:
+    if empty:
+        return LogNotUnderstood(
+            f"{name} is empty (restic --quiet prints no summary unless --json is given)"
         )
-    elif run is None:
-        problem = LogNotUnderstood(
-            f"{source.name}: no restic backup output found in {parser.lines} line(s)"
-        )
-    elif not run.complete:
-        problem = LogNotUnderstood(
-            f"{source.name}: the log ends before the backup run that starts at line "
-            f"{run.first_line} finished (cut off, or restic was killed)"
-        )
-    return LogReading(run, problem, written_at, warnings)
+    if parsed.autorestic and not parsed.sections:
+        return LogNotUnderstood(f"{name}: an autorestic log without any location and backend")
+    if not parsed.autorestic and not parsed.sections[0].commands:
+        return LogNotUnderstood(f"{name}: no restic output found in {parsed.lines} line(s)")
+    for section in parsed.sections:
+        for command, run in section.commands.items():
+            if not run.complete:
+                where = f" ({section.location}@{section.backend})" if section.location else ""
+                return LogNotUnderstood(
+                    f"{name}: the log ends before the {command} run that starts at line "
+                    f"{run.first_line} finished{where} (cut off, or restic was killed)"
+                )
+    return None

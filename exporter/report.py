@@ -1,14 +1,21 @@
-"""What the exporter concludes about a backup: the parsed run plus what only the exporter knows.
+"""What the exporter concludes about a log: per section, the backup and every other command.
 
-Pure: restic's exit code, when the log was last written and the previous file's last success are
-passed in by the caller.
+Pure: restic's exit code, when the log was last written and what the previous metrics file said
+are passed in by the caller.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from exporter.catalogue import SECTION_LABELS
 from parsers import BackupRun
+from parsers.log import ParsedLog, Section
+from parsers.records import CheckRun, CommandRun
+
+Labels = Mapping[str, str]
+LastSuccessLookup = Callable[[Labels], "float | None"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,25 @@ class BackupReport:
     """Why `success` is 0, in a few words; None on success."""
 
 
+@dataclass(frozen=True)
+class CommandReport:
+    """forget, prune, check or stats."""
+
+    command: str
+    run: CommandRun
+    success: bool
+    last_run_timestamp_seconds: float
+    failure_reason: str | None
+
+
+@dataclass(frozen=True)
+class SectionReport:
+    labels: dict[str, str]
+    """The section's own labels (autorestic's location and backend), before the user's."""
+    backup: BackupReport | None
+    commands: tuple[CommandReport, ...]
+
+
 def make_report(
     run: BackupRun | None,
     *,
@@ -31,33 +57,148 @@ def make_report(
     log_written_timestamp_seconds: float | None,
     previous_last_success_timestamp_seconds: float | None,
     problem: str | None = None,
+    failure: str | None = None,
+    succeeded_without_output: bool = False,
 ) -> BackupReport:
-    """Decide success and the timestamps.
+    """Decide a backup's success and timestamps.
 
-    `exit_code` is restic's exit code as the caller knows it (``--exit-code``, ``$EXIT_STATUS``);
-    it overrides what the log suggests.  `problem` is why the log could not be read, if so.
+    `exit_code` is restic's exit code as the caller knows it (``--exit-code``, ``$EXIT_STATUS``,
+    autorestic's error block); it overrides what the log suggests.  `problem` is why the log
+    could not be read, if so; `failure`, a failure known from elsewhere than the run's own lines
+    (autorestic's error block).  `succeeded_without_output`: autorestic without ``-v`` shows no
+    restic output, only that the location is done.
     """
     if run is not None and exit_code is None:
         exit_code = run.exit_code
-    reason = problem or (
-        run.failure_reason if run is not None else "the log holds no restic backup"
-    )
+    if problem is None and failure is None and run is None and not succeeded_without_output:
+        problem = "the log holds no restic backup"
+    reason = problem or failure or (run.failure_reason if run is not None else None)
     if reason is None and exit_code not in (None, 0):
         reason = f"restic exited with {exit_code}"
     success = reason is None
     last_run = None
-    if run is not None:
-        last_run = run.ended_timestamp_seconds or log_written_timestamp_seconds
+    if run is not None or succeeded_without_output:
+        ended = run.ended_timestamp_seconds if run is not None else None
+        last_run = ended or log_written_timestamp_seconds
     last_success = previous_last_success_timestamp_seconds
     if success and last_run is not None:
         # max(): re-reading an older log must not move the last success back in time.
         last_success = max(last_run, last_success or last_run)
     return BackupReport(
         run=run,
-        parse_success=run is not None and run.complete and problem is None,
+        parse_success=problem is None
+        and ((run is not None and run.complete) or succeeded_without_output or failure is not None),
         success=success,
         exit_code=exit_code,
         last_run_timestamp_seconds=last_run,
         last_success_timestamp_seconds=last_success,
         failure_reason=reason,
     )
+
+
+def command_report(
+    command: str, run: CommandRun, exit_code: int | None, log_written_timestamp_seconds: float
+) -> CommandReport:
+    reason = run.failure_reason
+    if reason is None and isinstance(run, CheckRun) and run.problems:
+        reason = f"{run.problems} problem(s) found"
+    if reason is None and exit_code not in (None, 0):
+        reason = f"restic exited with {exit_code}"
+    return CommandReport(command, run, reason is None, log_written_timestamp_seconds, reason)
+
+
+def log_report(
+    parsed: ParsedLog,
+    *,
+    exit_code: int | None,
+    log_written_timestamp_seconds: float,
+    last_success: LastSuccessLookup,
+    user_labels: Labels,
+) -> tuple[SectionReport, ...]:
+    """Every section's reports.  `exit_code` belongs to the command that ran last (a script's
+    exit status is its last command's); autorestic's own error blocks say which backend failed."""
+    reports = []
+    for section in parsed.sections:
+        own = _section_labels(section)
+        last_command = None if parsed.autorestic else section.last_command
+        commands = tuple(
+            command_report(
+                name,
+                run,
+                exit_code if name == last_command else None,
+                log_written_timestamp_seconds,
+            )
+            for name, run in section.commands.items()
+            if isinstance(run, CommandRun)
+        )
+        backup = None
+        if section.backup is not None or section.autorestic_backup or not section.commands:
+            backup = make_report(
+                section.backup,
+                exit_code=_backup_exit_code(section, parsed.autorestic, exit_code, last_command),
+                log_written_timestamp_seconds=log_written_timestamp_seconds,
+                previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
+                failure=_autorestic_failure(section),
+                succeeded_without_output=section.autorestic_finished
+                and not section.autorestic_failed,
+            )
+        reports.append(SectionReport(own, backup, commands))
+    return tuple(reports)
+
+
+def missing_sections(
+    present: tuple[SectionReport, ...],
+    previous: tuple[dict[str, str], ...],
+    last_success: LastSuccessLookup,
+    user_labels: Labels,
+) -> tuple[SectionReport, ...]:
+    """autorestic locations x backends the previous file had and the latest run lacks: reported
+    as not successful (not silently fresh), their last success kept."""
+    seen = [report.labels for report in present]
+    missing = []
+    for labels in previous:
+        own: dict[str, str] = {key: labels[key] for key in SECTION_LABELS if key in labels}
+        if len(own) != 2 or own in seen:
+            continue
+        reason = "missing from the latest autorestic run"
+        missing.append(
+            SectionReport(
+                own,
+                make_report(
+                    None,
+                    exit_code=None,
+                    log_written_timestamp_seconds=None,
+                    previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
+                    failure=reason,
+                ),
+                (),
+            )
+        )
+        seen.append(own)
+    return tuple(missing)
+
+
+def _section_labels(section: Section) -> dict[str, str]:
+    if section.location is None or section.backend is None:
+        return {}
+    return {"location": section.location, "backend": section.backend}
+
+
+def _backup_exit_code(
+    section: Section, autorestic: bool, exit_code: int | None, last_command: str | None
+) -> int | None:
+    if autorestic:
+        return section.autorestic_exit_code
+    if last_command in (None, "backup"):
+        return exit_code
+    return None
+
+
+def _autorestic_failure(section: Section) -> str | None:
+    if not section.autorestic_failed:
+        return None
+    run = section.backup
+    if run is not None and run.failure_reason is not None:
+        return run.failure_reason
+    code = section.autorestic_exit_code
+    return f"autorestic reported restic failed (exit status {code})"

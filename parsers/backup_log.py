@@ -6,7 +6,7 @@ building, never the log, so a log of any size costs the same memory.
 
 A log to which many runs were appended reports the latest.  A new run starts when:
 
-* a line of restic's start-up (``open repository``, ``using parent snapshot``, ...) follows a line
+* a line of backup's start-up (``using parent snapshot``, ``start scan on``, ...) follows a line
   of the backup proper;
 * a line that a run prints once (``Files:``, ``processed ...``, a JSON summary) comes again; or
 * anything but a trailer follows a finished run.  A run is finished by its ``processed`` line or
@@ -70,8 +70,12 @@ class BackupLogParser:
         events = parse_line(line, self.lines)
         if events:
             self.recognised_lines += 1
+        self.feed_events(events, self.lines)
+
+    def feed_events(self, events: Iterable[Event], line_number: int) -> None:
+        """Events of a line parsed elsewhere (a log that mixes commands routes them here)."""
         for event in events:
-            self._apply(event)
+            self._apply(event, line_number)
 
     def feed_all(self, lines: Iterable[str]) -> BackupLog:
         for line in lines:
@@ -86,11 +90,11 @@ class BackupLogParser:
             recognised_lines=self.recognised_lines,
         )
 
-    def _apply(self, event: Event) -> None:
+    def _apply(self, event: Event, line_number: int) -> None:
         if self._run is None or self._run.starts_new_run(event):
-            self._run = _RunBuilder(first_line=self.lines)
+            self._run = _RunBuilder(first_line=line_number)
             self.runs += 1
-        self._run.apply(event, self.lines)
+        self._run.apply(event, line_number)
 
 
 def parse_backup_log(lines: Iterable[str]) -> BackupLog:

@@ -225,3 +225,74 @@ class BackupLog:
     runs: int
     lines: int
     recognised_lines: int
+
+
+# --- the other commands: forget, prune, check, stats ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """What every command's run shares.  `complete`: the log shows how the run ended."""
+
+    first_line: int
+    last_line: int
+    complete: bool = False
+    errors: int = 0
+    fatal_message: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.fatal_message is not None:
+            return self.fatal_message
+        if not self.complete:
+            return "the log ends before the run finished"
+        if self.errors:
+            return f"{self.errors} error(s)"
+        return None
+
+
+@dataclass(frozen=True)
+class ForgetRun(CommandRun):
+    kept_snapshots: int | None = None
+    removed_snapshots: int | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PruneRun(CommandRun):
+    repack_blobs: int | None = None
+    repack_bytes: int | None = None
+    remove_blobs: int | None = None
+    remove_bytes: int | None = None
+    delete_blobs: int | None = None
+    delete_bytes: int | None = None
+    total_prune_blobs: int | None = None
+    total_prune_bytes: int | None = None
+    remaining_blobs: int | None = None
+    remaining_bytes: int | None = None
+    unused_bytes_after_prune: int | None = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class CheckRun(CommandRun):
+    problems: int = 0
+    """Problems restic listed (missing packs, damaged trees, error lines)."""
+
+    @property
+    def errors_found(self) -> bool:
+        return self.problems > 0 or self.errors > 0 or self.fatal_message is not None
+
+
+@dataclass(frozen=True)
+class StatsRun(CommandRun):
+    mode: str | None = None
+    snapshots: int | None = None
+    files: int | None = None
+    blobs: int | None = None
+    total_size_bytes: int | None = None
+    total_uncompressed_size_bytes: int | None = None
+    compression_ratio: float | None = None
+    compression_progress_ratio: float | None = None
+    compression_space_saving_ratio: float | None = None

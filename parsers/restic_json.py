@@ -80,8 +80,12 @@ def _events(message: dict[str, Any]) -> tuple[Event, ...]:
         return _verbose_status(message)
     if kind == "status":
         return (_progress(message),)
+    if kind == "summary" and "num_errors" in message:
+        return ()  # check --json's summary: parsers.restic_check reads it
     if kind == "summary":
         return _summary(message)
+    if kind == "error" and "error" not in message:
+        return ()  # check --json's (0.18+) {"message_type":"error","message":...}: restic_check
     if kind == "error":
         return (ItemError(_error_text(message)),)
     if kind == "exit_error":

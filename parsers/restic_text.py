@@ -108,12 +108,11 @@ PROGRESS = re.compile(
 SCAN_FINISHED = re.compile(
     rf"^scan finished in (?P<seconds>\d+(?:\.\d+)?)s: (?P<files>\d+) files, (?P<bytes>{_SIZE})\s*$"
 )
-# "open repository", "using parent snapshot 31986dfd", "start scan on [data]", ...
+# "using parent snapshot 31986dfd", "start scan on [data]", ...
+# (Lines every command prints, such as "open repository", are left out: they tell no backup.)
 PREAMBLE = re.compile(
-    r"^(?:open repository|lock repository|load index files|read data from stdin"
-    r"|reading repository password from stdin|no parent snapshot found, will read all files"
-    r"|using parent snapshot [0-9a-f]{8,64}|start (?:scan|backup) on \[.*\]"
-    r"|repo already locked, waiting up to .+ for the lock)\s*$"
+    r"^(?:load index files|read data from stdin|no parent snapshot found, will read all files"
+    r"|using parent snapshot [0-9a-f]{8,64}|start (?:scan|backup) on \[.*\])\s*$"
 )
 # "error: open data/a/f2: permission denied"
 ITEM_ERROR = re.compile(r"^error: (?P<message>.+?)\s*$")
@@ -140,8 +139,8 @@ INTERRUPTED = re.compile(r"^signal (?P<signal>\w+) received, cleaning up\s*$")
 # instead of every pattern.
 CANDIDATE = re.compile(
     r"^(?:\[|Files:|Dirs:|Data Blobs:|Tree Blobs:|Added|Would add|processed |snapshot |skipped "
-    r"|scan finished|open repository|lock repository|load index|read data|reading repository"
-    r"|no parent|using parent|start |repo already|error: |Warning: |Fatal: |unable to create lock"
+    r"|scan finished|load index|read data|no parent|using parent|start "
+    r"|error: |Warning: |Fatal: |unable to create lock"
     r"|config file has|signal )|does not exist, skipping\s*$"
 )
 

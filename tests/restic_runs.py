@@ -117,10 +117,34 @@ def make_restic_logs(base: Path) -> ResticLogs:
     _write(base / "big" / "big.bin", 24 * 1024 * 1024)
     logs["progress"] = restic.run(base / "progress.log", "backup", "big", RESTIC_PROGRESS_FPS="60")
 
+    # A backup script's log: backup, forget --prune and check appended to one file.
+    script = base / "script.log"
+    _write(src / "c" / "7.bin", 2048)
+    restic.run(script, "backup", "src")
+    restic.run(script, "forget", "--keep-last", "3", "--prune")
+    logs["script"] = restic.run(script, "check")
+    logs["stats"] = restic.run(base / "stats.log", "stats")
+    logs["stats_raw_json"] = restic.run(
+        base / "stats_raw.json", "stats", "--json", "--mode", "raw-data"
+    )
+    logs["forget_json"] = restic.run(base / "forget.json", "forget", "--json", "--keep-last", "2")
+    logs["prune"] = restic.run(base / "prune.log", "prune")
+    logs["check_damaged"] = _damaged_check(restic, base / "check_damaged.log")
+
     logs["locked"] = _locked_backup(restic, base / "locked.log")
     logs["interrupted"] = _interrupted_backup(restic, base / "interrupted.log")
     logs["unreadable"] = _unreadable_backup(base / "unreadable.log")
     return logs
+
+
+def _damaged_check(restic: _Restic, log: Path) -> ResticLog:
+    """check on a copy of the repository with one pack file deleted: the largest, which holds
+    file data only (losing a tree pack makes check retry for minutes before it gives up)."""
+    damaged = restic.base / "repo-damaged"
+    shutil.copytree(restic.repository, damaged)
+    packs = [pack for pack in (damaged / "data").rglob("*") if pack.is_file()]
+    max(packs, key=lambda pack: pack.stat().st_size).unlink()
+    return restic.run(log, "check", RESTIC_REPOSITORY=str(damaged))
 
 
 def _locked_backup(restic: _Restic, log: Path) -> ResticLog:

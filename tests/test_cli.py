@@ -152,8 +152,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, int, str]]:
         "missing": (tmp / "does-not-exist.log", 3, "no such file"),
         "directory": (tmp / "a-directory", 3, "it is a directory"),
         "empty": (tmp / "empty.log", 4, "is empty"),
-        "binary": (tmp / "binary.log", 4, "no restic backup output found"),
-        "huge-line": (tmp / "huge-line.log", 4, "no restic backup output found"),
+        "binary": (tmp / "binary.log", 4, "no restic output found"),
+        "huge-line": (tmp / "huge-line.log", 4, "no restic output found"),
         "cut": (tmp / "cut.log", 4, "ends before the backup run that starts at line 1"),
         "corrupt": (tmp / "corrupt.json", 4, "line 1: 'files_new' is not a non-negative integer"),
     }

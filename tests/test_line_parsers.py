@@ -59,12 +59,11 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
         "no parent snapshot found, will read all files",
         Preamble("no parent snapshot found, will read all files"),
     ),
-    ("open repository", Preamble("open repository")),
+    ("load index files", Preamble("load index files")),
     ("start scan on [/home /etc]", Preamble("start scan on [/home /etc]")),
-    (
-        "repo already locked, waiting up to 5m0s for the lock",
-        Preamble("repo already locked, waiting up to 5m0s for the lock"),
-    ),
+    # printed by every command: they say nothing about a backup
+    ("open repository", None),
+    ("repo already locked, waiting up to 5m0s for the lock", None),
     ("error: open data/a/f2: permission denied", ItemError("open data/a/f2: permission denied")),
     ("/srv/gone does not exist, skipping", SourceMissing("/srv/gone")),
     ("Warning: at least one source file could not be read", SourceReadWarning()),

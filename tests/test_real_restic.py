@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from exporter.cli import app
 from parsers import BackupRun, parse_backup_log
+from parsers.log import Section, parse_log
 from parsers.records import StateCounts
 
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -178,3 +179,88 @@ def test_cli_writes_what_restic_did(
     # Whether it was a dry run is known only from a run that got as far as its summary.
     expected_dry_run = {"dry_run": 1, "wrong_password": None, "interrupted": None}.get(scenario, 0)
     assert values.get("restic_backup_dry_run") == expected_dry_run
+
+
+def _sections(path: Path) -> Section:
+    with path.open(encoding="utf-8", errors="replace") as log:
+        parsed = parse_log(line.rstrip("\n") for line in log)
+    assert not parsed.autorestic and len(parsed.sections) == 1
+    return parsed.sections[0]
+
+
+def test_backup_script_log_reports_every_command(restic_logs: ResticLogs) -> None:
+    """backup; forget --keep-last 3 --prune; check, appended to one log.  By then the "src"
+    group has 8 snapshots (every successful backup of src so far) and "big" has 1."""
+    section = _sections(restic_logs["script"].path)
+    assert section.backup is not None and section.backup.failure_reason is None
+    assert section.forget is not None
+    assert (section.forget.kept_snapshots, section.forget.removed_snapshots) == (4, 5)
+    assert section.prune is not None and section.prune.complete
+    assert section.prune.remaining_blobs is not None and section.prune.remaining_blobs > 0
+    assert section.check is not None and section.check.failure_reason is None
+    assert section.check.problems == 0
+    assert section.last_command == "check"
+
+
+def test_forget_json(restic_logs: ResticLogs) -> None:
+    """forget --json --keep-last 2: "src" 3 -> 2 kept, 1 removed; "big" 1 kept."""
+    forget = _sections(restic_logs["forget_json"].path).forget
+    assert forget is not None and forget.complete
+    assert (forget.kept_snapshots, forget.removed_snapshots) == (3, 1)
+
+
+def test_prune_alone(restic_logs: ResticLogs) -> None:
+    prune = _sections(restic_logs["prune"].path).prune
+    assert prune is not None and prune.complete and prune.failure_reason is None
+    assert prune.remaining_blobs is not None and prune.remaining_blobs > 0
+    assert prune.remaining_bytes is not None and prune.remaining_bytes > 24 * 1024 * 1024
+
+
+def test_check_of_a_damaged_repository_fails(restic_logs: ResticLogs) -> None:
+    assert restic_logs["check_damaged"].returncode == 1
+    check = _sections(restic_logs["check_damaged"].path).check
+    assert check is not None and check.complete
+    assert check.problems == 1 and check.errors_found
+    assert check.fatal_message == "repository contains errors"
+
+
+def test_stats_text_and_json(restic_logs: ResticLogs) -> None:
+    """After the script's forget: 3 snapshots of src and 1 of big."""
+    text = _sections(restic_logs["stats"].path).stats
+    assert text is not None and text.complete and text.mode == "restore-size"
+    assert text.snapshots == 4
+    assert text.total_size_bytes is not None and text.total_size_bytes > 24 * 1024 * 1024
+    raw = _sections(restic_logs["stats_raw_json"].path).stats
+    assert raw is not None and raw.snapshots == 4 and raw.blobs is not None and raw.blobs > 0
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        (
+            "script",
+            {
+                "restic_backup_success": 1,
+                "restic_forget_success": 1,
+                "restic_prune_success": 1,
+                "restic_check_success": 1,
+                "restic_check_errors_found": 0,
+                "restic_forget_snapshots[remove]": 5,
+            },
+        ),
+        ("check_damaged", {"restic_check_success": 0, "restic_check_errors_found": 1}),
+        ("stats", {"restic_stats_success": 1, "restic_stats_snapshots[restore-size]": 4}),
+    ],
+)
+def test_cli_writes_every_commands_metrics(
+    restic_logs: ResticLogs, tmp_path: Path, scenario: str, expected: dict[str, float]
+) -> None:
+    prom = tmp_path / "restic.prom"
+    result = CliRunner().invoke(
+        app, ["parse", str(restic_logs[scenario].path), "-o", str(prom), "-l", "job=nas"]
+    )
+    assert result.exit_code == 0, result.output
+    values = _samples(prom)
+    assert {name: values.get(name) for name in expected} == expected
+    if scenario != "script":  # a check or stats log says nothing about backups
+        assert "restic_backup_success" not in values

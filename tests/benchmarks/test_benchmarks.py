@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.oneshot import read_backup_log
+from exporter.oneshot import read_log
 
 pytestmark = pytest.mark.benchmark
 
@@ -74,9 +74,11 @@ def _json_log(path: Path, lines: int) -> Path:
 
 def _seconds(path: Path) -> float:
     started = time.perf_counter()
-    reading = read_backup_log(str(path))
+    reading = read_log(str(path))
     elapsed = time.perf_counter() - started
-    assert reading.problem is None and reading.run is not None and reading.run.complete
+    assert reading.problem is None and reading.parsed is not None
+    backup = reading.parsed.sections[0].backup
+    assert backup is not None and backup.complete
     return elapsed
 
 
@@ -84,7 +86,7 @@ def _peak_bytes(path: Path) -> int:
     """Peak memory Python allocated while reading `path` (traced apart from the timing: tracing
     slows every allocation down)."""
     tracemalloc.start()
-    read_backup_log(str(path))
+    read_log(str(path))
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak

@@ -1,0 +1,252 @@
+"""A whole log, whatever it holds: restic backup, forget, prune, check and stats runs in any
+order (a backup script's ``backup; forget --prune; check``), or an autorestic log of several
+locations and backends.  Nothing is configured: both are detected line by line.
+
+Each line goes to the command that prints it.  Lines every command may print (``Fatal: ...``,
+``error: ...``, the interruption) belong to the command at work: the last one that printed a
+line, if its run has not ended; otherwise to ``backup``.  ``Fatal: repository contains errors``
+is always check's.
+
+An autorestic log is split into sections by its headers (``parsers.autorestic``); each location x
+backend section is parsed as a log of its own.  Only the latest autorestic run counts: a
+``Using config:`` line, or a location seen before, starts a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from parsers import autorestic, restic_check, restic_forget, restic_prune, restic_stats
+from parsers.backup_log import BackupLogParser
+from parsers.backup_log import parse_line as parse_backup_line
+from parsers.command_log import CommandTracker
+from parsers.records import (
+    BackupRun,
+    CheckRun,
+    CommandRun,
+    Fatal,
+    ForgetRun,
+    Interrupted,
+    ItemError,
+    PruneRun,
+    StatsRun,
+)
+from parsers.restic_text import ANSI_ESCAPE
+
+_SHARED_EVENTS = (Fatal, ItemError, Interrupted)
+_CHECK_FAILED = "repository contains errors"
+
+
+@dataclass(frozen=True)
+class Section:
+    """The latest run of each command in one log, or in one autorestic location x backend."""
+
+    location: str | None = None
+    backend: str | None = None
+    backup: BackupRun | None = None
+    forget: ForgetRun | None = None
+    prune: PruneRun | None = None
+    check: CheckRun | None = None
+    stats: StatsRun | None = None
+    last_command: str | None = None
+    """The command whose run printed the section's last recognised line."""
+    autorestic_failed: bool = False
+    """autorestic listed this location and backend among its errors."""
+    autorestic_exit_code: int | None = None
+    autorestic_finished: bool = False
+    """The autorestic run got to its end (a ``Done`` after its last location, or its final
+    error count): a backend it lists no error for succeeded, shown restic's output or not."""
+    autorestic_backup: bool = False
+    """autorestic started a backup of this location to this backend."""
+
+    @property
+    def commands(self) -> dict[str, BackupRun | CommandRun]:
+        """The commands that ran, by name, in the order restic's scripts run them."""
+        runs: dict[str, BackupRun | CommandRun | None] = {
+            "backup": self.backup,
+            "forget": self.forget,
+            "prune": self.prune,
+            "check": self.check,
+            "stats": self.stats,
+        }
+        return {name: run for name, run in runs.items() if run is not None}
+
+
+@dataclass(frozen=True)
+class ParsedLog:
+    sections: tuple[Section, ...]
+    autorestic: bool
+    lines: int
+    recognised_lines: int
+
+
+class _SectionParser:
+    def __init__(self) -> None:
+        self.backup = BackupLogParser()
+        self.forget = CommandTracker(ForgetRun, restic_forget.fold)
+        self.prune = CommandTracker(PruneRun, restic_prune.fold)
+        self.check = CommandTracker(CheckRun, restic_check.fold)
+        self.stats = CommandTracker(StatsRun, restic_stats.fold)
+        self._trackers: dict[
+            str,
+            CommandTracker[ForgetRun]
+            | CommandTracker[PruneRun]
+            | CommandTracker[CheckRun]
+            | CommandTracker[StatsRun],
+        ] = {
+            "forget": self.forget,
+            "prune": self.prune,
+            "check": self.check,
+            "stats": self.stats,
+        }
+        self._modules = {
+            "forget": restic_forget.parse_line,
+            "prune": restic_prune.parse_line,
+            "check": restic_check.parse_line,
+            "stats": restic_stats.parse_line,
+        }
+        self.active: str | None = None
+
+    def feed(self, line: str, line_number: int) -> bool:
+        """Route one line; True if some command recognised it."""
+        events = parse_backup_line(line, line_number)
+        if events:
+            self._route_backup_events(events, line_number)
+            return True
+        for name, parse in self._modules.items():
+            command_events = parse(line, line_number)
+            if command_events:
+                for event in command_events:
+                    self._trackers[name].feed(event, line_number)
+                self.active = name
+                return True
+        return False
+
+    def _route_backup_events(self, events: tuple[object, ...], line_number: int) -> None:
+        target = "backup"
+        if all(isinstance(event, _SHARED_EVENTS) for event in events):
+            if any(isinstance(e, Fatal) and e.message == _CHECK_FAILED for e in events):
+                target = "check"
+            elif self.active in self._trackers and not self._trackers[self.active].ended:
+                target = self.active
+        if target == "backup":
+            self.backup.feed_events(events, line_number)  # type: ignore[arg-type]
+        else:
+            for event in events:
+                self._trackers[target].feed(event, line_number)
+        self.active = target
+
+    def section(self, **autorestic_fields: object) -> Section:
+        runs = {
+            "backup": self.backup.result().latest_run,
+            "forget": self.forget.latest(),
+            "prune": self.prune.latest(),
+            "check": self.check.latest(),
+            "stats": self.stats.latest(),
+        }
+        present = {name: run for name, run in runs.items() if run is not None}
+        last = max(present, key=lambda name: present[name].last_line) if present else None
+        return Section(last_command=last, **runs, **autorestic_fields)  # type: ignore[arg-type]
+
+
+class LogParser:
+    """Feed it lines in order; `result()` gives the latest run of everything in the log."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.recognised_lines = 0
+        self._plain = _SectionParser()
+        self._autorestic = False
+        self._reset_autorestic()
+
+    def _reset_autorestic(self) -> None:
+        self._sections: dict[tuple[str, str], _SectionParser] = {}
+        self._locations: list[str] = []
+        self._finished = False
+        self._failed: dict[tuple[str, str], int | None] = {}
+        self._location: str | None = None
+        self._current: tuple[str, str] | None = None
+        self._error_block: tuple[str, str] | None = None
+        self._backing_up = False
+        self._backups: set[tuple[str, str]] = set()
+
+    def feed(self, line: str) -> None:
+        self.lines += 1
+        text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
+        event = autorestic.parse_line(text)
+        if isinstance(event, autorestic.MARKERS) or (self._autorestic and event is not None):
+            self.recognised_lines += 1
+            self._on_autorestic(event)
+            return
+        if self._autorestic:
+            if self._error_block is not None:
+                if not text.strip():
+                    self._error_block = None
+                return  # restic's stderr again: it was shown in the section already
+            if self._current is not None:
+                section = self._sections.setdefault(self._current, _SectionParser())
+                self.recognised_lines += section.feed(text, self.lines)
+            return
+        self.recognised_lines += self._plain.feed(text, self.lines)
+
+    def _on_autorestic(self, event: autorestic.AutoresticEvent | None) -> None:
+        starts_run = isinstance(event, autorestic.AutoresticStart) or (
+            isinstance(event, autorestic.LocationHeader) and event.location in self._locations
+        )
+        if not self._autorestic or starts_run:
+            self._autorestic = True
+            self._reset_autorestic()
+        if isinstance(event, autorestic.ExitStatus):
+            if self._error_block is not None:
+                self._failed[self._error_block] = event.code
+            return
+        self._error_block = None
+        if isinstance(event, autorestic.LocationHeader | autorestic.ForgetLocationHeader):
+            self._backing_up = isinstance(event, autorestic.LocationHeader)
+            self._finished = False
+            self._location = event.location
+            self._current = None
+            if event.location not in self._locations:
+                self._locations.append(event.location)
+        elif isinstance(event, autorestic.BackendHeader | autorestic.ForgetBackendHeader):
+            if self._location is not None:
+                self._current = (self._location, event.backend)
+                self._sections.setdefault(self._current, _SectionParser())
+                if self._backing_up:
+                    self._backups.add(self._current)
+        elif isinstance(event, autorestic.LocationDone | autorestic.FinalError):
+            self._finished = True
+            self._current = None
+        elif isinstance(event, autorestic.SectionEnd):
+            self._current = None
+        elif isinstance(event, autorestic.ErrorBlock):
+            key = (event.location, event.backend)
+            self._error_block = key
+            self._failed[key] = None
+            self._backups.add(key)
+            self._sections.setdefault(key, _SectionParser())
+
+    def result(self) -> ParsedLog:
+        if not self._autorestic:
+            sections: tuple[Section, ...] = (self._plain.section(),)
+        else:
+            sections = tuple(
+                parser.section(
+                    location=location,
+                    backend=backend,
+                    autorestic_failed=(location, backend) in self._failed,
+                    autorestic_exit_code=self._failed.get((location, backend)),
+                    autorestic_finished=self._finished,
+                    autorestic_backup=(location, backend) in self._backups,
+                )
+                for (location, backend), parser in sorted(self._sections.items())
+            )
+        return ParsedLog(sections, self._autorestic, self.lines, self.recognised_lines)
+
+
+def parse_log(lines: Iterable[str]) -> ParsedLog:
+    parser = LogParser()
+    for line in lines:
+        parser.feed(line)
+    return parser.result()

@@ -1,0 +1,119 @@
+"""restic check, text (all versions) and ``--json`` (0.18+).
+
+Observed with restic 0.14.0, success::
+
+    using temporary cache in /var/cache/restic-check-cache-1165818062
+    create exclusive lock for repository
+    load indexes
+    check all packs
+    check snapshots, trees and blobs
+    [0:00] 100.00%  2 / 2 snapshots
+
+    no errors were found
+
+and failure (a pack file deleted), problems on stderr::
+
+    pack bb7d92aac79127a3097de25176897dc2709e123ec6450bca84dc121ccb683b8f: does not exist
+    Fatal: repository contains errors
+
+Events: CheckStep (start and progress lines), CheckProblem (each problem restic lists: ``pack
+<id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, ``N additional files were found``,
+and ``error: ...`` lines while a check runs; with ``--json`` the ``{"message_type":"error",
+"message":...}`` lines), CheckPassed (``no errors were found``) and, for ``--json``,
+CheckSummary (``num_errors``).  ``Fatal: repository contains errors`` ends the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from parsers.command_log import BodyLine, EndLine, StartLine
+
+# "using temporary cache in /tmp/restic-check-cache-1", "create exclusive lock for repository",
+# "load indexes"
+START = re.compile(
+    r"^(?:using temporary cache in .+|create exclusive lock for repository|load indexes)\s*$"
+)
+# "check all packs", "read all data", "read group #1 of 5 data packs (out of total 12 packs in
+# 5 groups)", "read 10.0% of data packs", "read 1000 bytes of data packs"
+STEP = re.compile(
+    r"^(?:check all packs|check snapshots, trees and blobs|read all (?:data|tree data)"
+    r"|read group #\d+ of \d+ .*|read [\d.]+% of .*data packs.*"
+    r"|read \d+ bytes of .*data packs.*)\s*$"
+)
+# "pack 1a2b...: does not exist", "error for tree 1a2b...:", "unused blob 1a2b...",
+# "3 additional files were found in the repo, which likely contain duplicate data."
+PROBLEM = re.compile(
+    r"^(?:pack [0-9a-f]+: .+|error for tree [0-9a-f]+:.*|unused blob [0-9a-f]+"
+    r"|\d+ additional files were found in the repo.*|tree [0-9a-f]+: .+)\s*$"
+)
+PASSED = re.compile(r"^no errors were found\s*$")
+
+
+@dataclass(frozen=True)
+class CheckStart(StartLine):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckStep(BodyLine):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckProblem(BodyLine):
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckPassed(EndLine):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckSummary(EndLine):
+    """``check --json`` (0.18+): ``{"message_type":"summary","num_errors":N,...}``."""
+
+    num_errors: int
+
+
+def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+    if line.startswith("{"):
+        return _json(line)
+    if START.match(line):
+        return (CheckStart(),)
+    if STEP.match(line):
+        return (CheckStep(),)
+    if PROBLEM.match(line):
+        return (CheckProblem(line.strip()),)
+    if PASSED.match(line):
+        return (CheckPassed(),)
+    return ()
+
+
+def _json(line: str) -> tuple[object, ...]:
+    try:
+        message = json.loads(line)
+    except (json.JSONDecodeError, RecursionError):
+        return ()
+    if not isinstance(message, dict):
+        return ()
+    if message.get("message_type") == "error" and isinstance(message.get("message"), str):
+        return (CheckProblem(message["message"]),)
+    if message.get("message_type") != "summary":
+        return ()
+    errors = message.get("num_errors")
+    if isinstance(errors, bool) or not isinstance(errors, int):
+        return ()
+    return (CheckSummary(errors),)
+
+
+def fold(fields: dict[str, Any], event: object) -> None:
+    if isinstance(event, CheckProblem):
+        fields["problems"] = fields.get("problems", 0) + 1
+    elif isinstance(event, CheckSummary):
+        # num_errors counts what the error lines listed: the larger of the two, not the sum
+        fields["problems"] = max(fields.get("problems", 0), event.num_errors)

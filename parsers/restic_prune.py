@@ -1,0 +1,151 @@
+"""restic prune (also the prune part of ``forget --prune``), text only: prune has no JSON output.
+
+Two implementations.  0.12 and later ("new prune") print a statistics block; observed with restic
+0.14.0::
+
+    loading indexes...
+    loading all snapshots...
+    finding data that is still in use for 2 snapshots
+    [0:00] 100.00%  2 / 2 snapshots
+
+    searching used packs...
+    collecting packs for deletion and repacking
+    [0:00] 100.00%  10 / 10 packs processed
+
+    to repack:             0 blobs / 0 B
+    this removes:          0 blobs / 0 B
+    to delete:           949 blobs / 569.399 KiB
+    total prune:         949 blobs / 569.399 KiB
+    remaining:          5130 blobs / 83.004 MiB
+    unused size after prune: 212.216 KiB (0.25% of remaining size)
+
+    rebuilding index
+    ...
+    done
+
+0.12.x writes ``this removes`` without the colon.  0.9 to 0.11 ("old prune") print instead
+``counting files in repo`` ... ``found N of M data blobs still in use, removing K blobs`` ...
+``will delete N packs and rewrite M packs, this frees X`` ... ``done``: from those, the removed
+blobs and the freed bytes are read.
+
+Events: PruneStep (start and progress lines), PruneStatistic (``action`` is repack, remove,
+delete, total_prune or remaining; with blobs and bytes), UnusedAfterPrune, PruneDone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from parsers.command_log import BodyLine, EndLine, StartLine
+from parsers.records import LineError
+from parsers.units import UnitError, to_bytes
+
+_SIZE = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
+
+# "loading indexes..." (0.12+)
+START = re.compile(r"^loading indexes\.\.\.\s*$")
+# the lines in between, which only say that prune is at work.  Old prune's first line, "counting
+# files in repo", comes again when it rebuilds the index: it cannot tell a new run.
+STEP = re.compile(
+    r"^(?:counting files in repo|finding old index files|saved new indexes as .+"
+    r"|remove \d+ old index files|loading all snapshots\.\.\."
+    r"|finding data that is still in use for \d+ snapshots"
+    r"|searching used packs\.\.\.|collecting packs for deletion and repacking"
+    r"|deleting unreferenced packs|repacking packs|rebuilding index|deleting obsolete index files"
+    r"|deleting index files|removing \d+ old packs|building new index for repo"
+    r"|repository contains \d+ packs .*|processed \d+ blobs: .*|load all snapshots"
+    r"|find data that is still in use for \d+ snapshots|will remove \d+ invalid files"
+    r"|Would have made the following changes:)\s*$"
+)
+# "to repack:             0 blobs / 0 B", "this removes          3 blobs / 813 B" (0.12)
+STATISTIC = re.compile(
+    rf"^(?P<action>to repack|this removes|to delete|total prune|remaining):?\s+"
+    rf"(?P<blobs>\d+) blobs / (?P<size>{_SIZE})\s*$"
+)
+# "unused size after prune: 212.216 KiB (0.25% of remaining size)"
+UNUSED = re.compile(rf"^unused size after prune: (?P<size>{_SIZE}) \(.*of remaining size\)\s*$")
+# "found 5130 of 6079 data blobs still in use, removing 949 blobs" (0.9-0.11)
+OLD_REMOVING = re.compile(
+    r"^found \d+ of \d+ data blobs still in use, removing (?P<blobs>\d+) blobs\s*$"
+)
+# "will delete 3 packs and rewrite 1 packs, this frees 569.399 KiB" (0.9-0.11)
+OLD_FREES = re.compile(
+    rf"^will delete \d+ packs and rewrite \d+ packs, this frees (?P<size>{_SIZE})\s*$"
+)
+DONE = re.compile(r"^done\s*$")
+
+_ACTIONS = {
+    "to repack": "repack",
+    "this removes": "remove",
+    "to delete": "delete",
+    "total prune": "total_prune",
+    "remaining": "remaining",
+}
+
+
+@dataclass(frozen=True)
+class PruneStart(StartLine):
+    pass
+
+
+@dataclass(frozen=True)
+class PruneStep(BodyLine):
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class PruneStatistic(BodyLine):
+    action: str
+    blobs: int | None
+    bytes: int | None
+
+
+@dataclass(frozen=True)
+class UnusedAfterPrune(BodyLine):
+    bytes: int
+
+
+@dataclass(frozen=True)
+class PruneDone(EndLine):
+    pass
+
+
+def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+    try:
+        return _events(line)
+    except UnitError as error:
+        raise LineError(line_number, line, str(error)) from None
+
+
+def _events(line: str) -> tuple[object, ...]:
+    if START.match(line):
+        return (PruneStart(),)
+    if match := STATISTIC.match(line):
+        return (
+            PruneStatistic(_ACTIONS[match["action"]], int(match["blobs"]), to_bytes(match["size"])),
+        )
+    if match := UNUSED.match(line):
+        return (UnusedAfterPrune(to_bytes(match["size"])),)
+    if match := OLD_REMOVING.match(line):
+        return (PruneStatistic("remove", int(match["blobs"]), None),)
+    if match := OLD_FREES.match(line):
+        return (PruneStatistic("remove", None, to_bytes(match["size"])),)
+    if STEP.match(line):
+        return (PruneStep(dry_run=line.startswith("Would have made")),)
+    if DONE.match(line):
+        return (PruneDone(),)
+    return ()
+
+
+def fold(fields: dict[str, Any], event: object) -> None:
+    if isinstance(event, PruneStatistic):
+        if event.blobs is not None:
+            fields[f"{event.action}_blobs"] = event.blobs
+        if event.bytes is not None:
+            fields[f"{event.action}_bytes"] = event.bytes
+    elif isinstance(event, UnusedAfterPrune):
+        fields["unused_bytes_after_prune"] = event.bytes
+    elif isinstance(event, PruneStep) and event.dry_run:
+        fields["dry_run"] = True

@@ -1,0 +1,110 @@
+"""autorestic logs, built from autorestic's format strings (it is not packaged for Debian): split
+by location x backend, a failed backend reported alone, last successes kept per pair."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import FIXTURES
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from exporter.cli import app
+
+CI_LOG = FIXTURES / "autorestic" / "autorestic-1.8.3-ci.log"
+COLOUR_FAILED = FIXTURES / "autorestic" / "autorestic-1.8.3-colour-failed-backend.log"
+QUIET_FAILED = FIXTURES / "autorestic" / "autorestic-1.6.0-quiet-two-failed.log"
+
+
+def _export(log: Path, prom: Path, mtime: float | None = None) -> dict[tuple[str, str, str], float]:
+    """(metric, location, backend) -> value, of the written file."""
+    if mtime is not None:
+        copy = prom.parent / log.name
+        copy.write_bytes(log.read_bytes())
+        os.utime(copy, (mtime, mtime))
+        log = copy
+    result = CliRunner().invoke(app, ["parse", str(log), "-o", str(prom), "-l", "job=ar"])
+    assert result.exit_code == 0, result.output
+    values = {}
+    for family in text_string_to_metric_families(prom.read_text()):
+        for sample in family.samples:
+            assert sample.labels["job"] == "ar"
+            location, backend = sample.labels.get("location", ""), sample.labels.get("backend", "")
+            extra = "".join(v for k, v in sample.labels.items() if k in ("state", "type", "action"))
+            values[(sample.name + (f"[{extra}]" if extra else ""), location, backend)] = (
+                sample.value
+            )
+    return values
+
+
+def test_every_location_and_backend_gets_its_own_metrics(tmp_path: Path) -> None:
+    values = _export(CI_LOG, tmp_path / "ar.prom")
+    success = {
+        (loc, be): v for (name, loc, be), v in values.items() if name == "restic_backup_success"
+    }
+    assert success == {("home", "local"): 1, ("home", "remote"): 1, ("etc", "local"): 1}
+    assert values[("restic_backup_duration_seconds", "home", "remote")] == 31
+    assert values[("restic_backup_files[unmodified]", "etc", "local")] == 1500
+    assert values[("restic_forget_snapshots[remove]", "home", "local")] == 1
+    assert ("restic_forget_success", "home", "remote") not in values
+
+
+def test_colours_are_ignored_and_a_failed_backend_fails_alone(tmp_path: Path) -> None:
+    values = _export(COLOUR_FAILED, tmp_path / "ar.prom")
+    assert values[("restic_backup_success", "home", "remote")] == 0
+    assert values[("restic_backup_exit_code", "home", "remote")] == 1
+    assert values[("restic_backup_success", "home", "local")] == 1
+    assert values[("restic_backup_success", "etc", "local")] == 1
+    assert values[("restic_exporter_parse_success", "home", "remote")] == 1
+
+
+def test_without_verbose_output_the_error_blocks_decide(tmp_path: Path) -> None:
+    values = _export(QUIET_FAILED, tmp_path / "ar.prom")
+    assert values[("restic_backup_success", "home", "local")] == 0
+    assert values[("restic_backup_exit_code", "home", "local")] == 3
+    assert values[("restic_backup_success", "etc", "remote")] == 0
+    assert values[("restic_backup_exit_code", "etc", "remote")] == 1
+    assert values[("restic_backup_success", "etc", "local")] == 1
+    assert ("restic_backup_files[new]", "etc", "local") not in values
+
+
+def test_last_success_is_kept_per_location_and_backend(tmp_path: Path) -> None:
+    prom = tmp_path / "ar.prom"
+    _export(CI_LOG, prom, mtime=1700000000)
+    values = _export(COLOUR_FAILED, prom, mtime=1700086400)
+    last_success = {
+        (loc, be): v
+        for (name, loc, be), v in values.items()
+        if name == "restic_backup_last_success_timestamp_seconds"
+    }
+    assert last_success == {
+        ("home", "remote"): 1700000000,  # failed today: yesterday's success stays
+        ("home", "local"): 1700086400,
+        ("etc", "local"): 1700086400,
+    }
+
+
+def test_a_pair_missing_from_the_latest_run_is_not_reported_fresh(tmp_path: Path) -> None:
+    prom = tmp_path / "ar.prom"
+    _export(CI_LOG, prom, mtime=1700000000)
+    only_etc = tmp_path / "etc-only.log"
+    text = CI_LOG.read_text()
+    only_etc.write_text(
+        "Using config: \t /x\n" + text[text.index('\n\n\n    Backing up location "etc"') :]
+    )
+    values = _export(only_etc, prom, mtime=1700086400)
+    assert values[("restic_backup_success", "etc", "local")] == 1
+    for backend in ("local", "remote"):
+        assert values[("restic_backup_success", "home", backend)] == 0
+        assert (
+            values[("restic_backup_last_success_timestamp_seconds", "home", backend)] == 1700000000
+        )
+        assert ("restic_backup_last_run_timestamp_seconds", "home", backend) not in values
+
+
+def test_only_the_latest_autorestic_run_counts(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.log"
+    twice.write_text(COLOUR_FAILED.read_text() + CI_LOG.read_text())
+    values = _export(twice, tmp_path / "ar.prom")
+    assert values[("restic_backup_success", "home", "remote")] == 1
