@@ -117,7 +117,7 @@ def parse_labels(values: list[str]) -> dict[str, str]:
         name, equals, text = value.partition("=")
         if not equals:
             raise typer.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--label")
-        if not LABEL_NAME.match(name) or name.startswith("__"):
+        if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
             raise typer.BadParameter(
                 f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
                 param_hint="--label",
@@ -128,6 +128,12 @@ def parse_labels(values: list[str]) -> dict[str, str]:
             )
         if name in labels:
             raise typer.BadParameter(f"{name!r} is given twice", param_hint="--label")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise typer.BadParameter(
+                f"the value of {name!r} is not valid UTF-8", param_hint="--label"
+            ) from None
         labels[name] = text
     return labels
 
@@ -137,7 +143,7 @@ def parse_exit_code(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit() and int(text) <= 255:
+    if re.fullmatch(r"[0-9]{1,3}", text) and int(text) <= 255:
         return int(text)
     name = text.upper().removeprefix("SIG")
     try:
@@ -180,5 +186,12 @@ def _fail(error: ExporterError) -> NoReturn:
     raise typer.Exit(error.exit_code) from None
 
 
+def _terminate(signal_number: int, frame: object) -> None:
+    # SIGTERM (systemd stopping us) becomes an exit that runs every `finally:`, so that no temp
+    # file is left next to the metrics file.
+    raise SystemExit(128 + signal_number)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name=PROG)

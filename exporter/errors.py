@@ -3,7 +3,7 @@
 | code | meaning                                                                          |
 |------|----------------------------------------------------------------------------------|
 | 0    | the log held a complete restic run; metrics written (whatever the backup's fate) |
-| 2    | usage error: a bad option or --label                                             |
+| 2    | usage error: a bad option or --label (raised as typer.BadParameter, as click has it) |
 | 3    | the log could not be read (missing, a directory, permission denied, I/O error)   |
 | 4    | the log was read but held no restic run, or was cut off before the run ended     |
 | 5    | the metrics file could not be written; the previous file is untouched            |
@@ -19,10 +19,6 @@ class ExporterError(Exception):
     """A problem a user can act on: printed as one line, turned into `exit_code`."""
 
     exit_code = 1
-
-
-class UsageError(ExporterError):
-    exit_code = 2
 
 
 class LogUnreadable(ExporterError):

@@ -18,8 +18,7 @@ from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable, Outp
 from exporter.families import log_families
 from exporter.logsource import open_log
 from exporter.report import SectionReport, log_report, make_report, missing_sections
-from exporter.textfile import render, write_textfile
-from parsers import LineError
+from exporter.textfile import NotDurable, render, write_textfile
 from parsers.log import LogParser, ParsedLog
 
 
@@ -31,6 +30,8 @@ class LogReading:
     """Why the log was not fully understood."""
     written_timestamp_seconds: float | None
     warnings: tuple[str, ...] = ()
+    line_error: bool = False
+    """The problem is a malformed line in a run that is reported."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def export_log(
     the result, after the metrics that describe it were written.
     """
     reading = read_log(log)
-    previous = state.read_previous(output)
+    previous = state.read_previous(output, now())
     written_at = reading.written_timestamp_seconds
     log_time = written_at if written_at is not None else now()
     if reading.parsed is None:
@@ -73,6 +74,7 @@ def export_log(
             log_written_timestamp_seconds=log_time,
             last_success=previous.last_success_for,
             user_labels=labels,
+            problem=str(reading.problem) if reading.line_error else None,
         )
         if reading.parsed.autorestic:
             sections += missing_sections(
@@ -80,16 +82,31 @@ def export_log(
             )
     data = render(log_families(sections, labels))
     if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _write_stdout(data)
     else:
         try:
             write_textfile(output, data)
+        except NotDurable as error:
+            raise OutputUnwritable(
+                f"wrote {output}, but could not sync its directory: {error.strerror or error}"
+            ) from None
         except OSError as error:
             raise OutputUnwritable(
                 f"cannot write {output}: {error.strerror or error}; the previous file is untouched"
             ) from None
     return ExportResult(sections, reading.problem, reading.warnings)
+
+
+def _write_stdout(data: bytes) -> None:
+    if sys.stdout is None:
+        raise OutputUnwritable("cannot write the metrics: standard output is closed")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as error:
+        raise OutputUnwritable(
+            f"cannot write the metrics to standard output: {error.strerror or error}"
+        ) from None
 
 
 def read_log(log: str) -> LogReading:
@@ -105,18 +122,27 @@ def read_log(log: str) -> LogReading:
         written_at = source.written_timestamp_seconds()
     except LogUnreadable as error:
         return LogReading(None, error, None)
-    except LineError as error:
-        return LogReading(None, LogNotUnderstood(f"{source.name}: {error}"), None)
     finally:
         source.close()
-    warnings: tuple[str, ...] = ()
+    warnings: list[str] = []
     if source.skipped_long_lines:
-        warnings = (f"skipped {source.skipped_long_lines} line(s) longer than 1 MiB in {log}",)
+        warnings.append(f"skipped {source.skipped_long_lines} line(s) longer than 1 MiB in {log}")
     parsed = parser.result()
-    problem = _problem(
-        parsed, source.name, empty=parser.lines == 0 and not source.skipped_long_lines
-    )
-    return LogReading(parsed, problem, written_at, warnings)
+    # A malformed line in an older run costs a warning; in a run that is reported, exit 4.
+    runs = [run for section in parsed.sections for run in section.commands.values()]
+    reported_from = min((run.first_line for run in runs), default=0)
+    problem: LogNotUnderstood | None = None
+    line_error_in_reported_run = False
+    for line_error in parser.line_errors:
+        if line_error.line_number < reported_from:
+            warnings.append(f"{source.name}: {line_error} (in an earlier run: ignored)")
+        elif problem is None:
+            problem = LogNotUnderstood(f"{source.name}: {line_error}")
+            line_error_in_reported_run = True
+    if problem is None:
+        empty = parser.lines == 0 and not source.skipped_long_lines
+        problem = _problem(parsed, source.name, empty)
+    return LogReading(parsed, problem, written_at, tuple(warnings), line_error_in_reported_run)
 
 
 def _problem(parsed: ParsedLog, name: str, empty: bool) -> LogNotUnderstood | None:

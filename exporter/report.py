@@ -97,9 +97,13 @@ def make_report(
 
 
 def command_report(
-    command: str, run: CommandRun, exit_code: int | None, log_written_timestamp_seconds: float
+    command: str,
+    run: CommandRun,
+    exit_code: int | None,
+    log_written_timestamp_seconds: float,
+    problem: str | None = None,
 ) -> CommandReport:
-    reason = run.failure_reason
+    reason = problem or run.failure_reason
     if reason is None and isinstance(run, CheckRun) and run.problems:
         reason = f"{run.problems} problem(s) found"
     if reason is None and exit_code not in (None, 0):
@@ -114,9 +118,11 @@ def log_report(
     log_written_timestamp_seconds: float,
     last_success: LastSuccessLookup,
     user_labels: Labels,
+    problem: str | None = None,
 ) -> tuple[SectionReport, ...]:
     """Every section's reports.  `exit_code` belongs to the command that ran last (a script's
-    exit status is its last command's); autorestic's own error blocks say which backend failed."""
+    exit status is its last command's); autorestic's own error blocks say which backend failed.
+    `problem` (a malformed line in a reported run) makes every report say it was not understood."""
     reports = []
     for section in parsed.sections:
         own = _section_labels(section)
@@ -127,6 +133,7 @@ def log_report(
                 run,
                 exit_code if name == last_command else None,
                 log_written_timestamp_seconds,
+                problem,
             )
             for name, run in section.commands.items()
             if isinstance(run, CommandRun)
@@ -138,6 +145,7 @@ def log_report(
                 exit_code=_backup_exit_code(section, parsed.autorestic, exit_code, last_command),
                 log_written_timestamp_seconds=log_written_timestamp_seconds,
                 previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
+                problem=problem,
                 failure=_autorestic_failure(section),
                 succeeded_without_output=section.autorestic_finished
                 and not section.autorestic_failed,

@@ -10,6 +10,7 @@ and the previous file stays as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,11 @@ from prometheus_client.registry import Collector
 FILE_MODE = 0o644
 
 
-class _Families(Collector):
+class NotDurable(OSError):
+    """The file was replaced, but its directory could not be synced: a crash may undo it."""
+
+
+class _StaticCollector(Collector):
     def __init__(self, families: Iterable[Metric]) -> None:
         self._families = list(families)
 
@@ -33,14 +38,16 @@ class _Families(Collector):
 def render(families: Iterable[Metric]) -> bytes:
     """Prometheus text exposition (what node_exporter reads) of `families`; no timestamps."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
+    registry.register(_StaticCollector(families))
     return generate_latest(registry)
 
 
 def write_textfile(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically; mode 0644 whatever the umask.  Raises OSError."""
     directory = path.absolute().parent
-    descriptor, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    # The temp name stays short (a long target name would exceed NAME_MAX) and never ends in .prom.
+    prefix = f".{path.name[:64]}."
+    descriptor, temp_name = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as temp:
             os.fchmod(temp.fileno(), FILE_MODE)
@@ -56,8 +63,13 @@ def write_textfile(path: Path, data: bytes) -> None:
 
 
 def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        if error.errno in (errno.EINVAL, errno.ENOTSUP):
+            return  # the file system cannot sync a directory (some network file systems)
+        raise NotDurable(error.errno, error.strerror) from error

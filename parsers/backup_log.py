@@ -8,7 +8,9 @@ A log to which many runs were appended reports the latest.  A new run starts whe
 
 * a line of backup's start-up (``using parent snapshot``, ``start scan on``, ...) follows a line
   of the backup proper;
-* a line that a run prints once (``Files:``, ``processed ...``, a JSON summary) comes again; or
+* a line that a run prints once (``Files:``, ``processed ...``, a JSON summary) comes again;
+* a status line shows less time or fewer bytes done than the one before (a run killed without a
+  word, then the next one); or
 * anything but a trailer follows a finished run.  A run is finished by its ``processed`` line or
   JSON summary, a fatal error or an interruption; the trailers that may still follow are
   ``snapshot ... saved``, ``skipped creating snapshot``, the exit-3 warning, and the ``Fatal:``
@@ -116,6 +118,8 @@ class _RunBuilder:
         return bool(self.fields.get("complete"))
 
     def starts_new_run(self, event: Event) -> bool:
+        if isinstance(event, Progress) and _went_back(self.fields.get("progress"), event):
+            return True  # the previous run died without a word (killed): this is another one
         if isinstance(event, _STARTUP):
             return self.in_body or self.complete
         if _once_key(event) in self.seen:
@@ -138,6 +142,15 @@ class _RunBuilder:
 
     def build(self) -> BackupRun:
         return BackupRun(**{"complete": False, **self.fields})
+
+
+def _went_back(previous: Progress | None, latest: Progress) -> bool:
+    """Time and bytes done only grow within a run."""
+    if previous is None:
+        return False
+    return (
+        latest.elapsed_seconds < previous.elapsed_seconds or latest.bytes_done < previous.bytes_done
+    )
 
 
 def _once_key(event: Event) -> tuple[type, str]:
@@ -180,7 +193,9 @@ def _fold(run: dict[str, Any], event: Event) -> None:
         run.update(
             fatal_message=event.message,
             complete=True,
-            exit_code=130 if run.get("interrupted") else event.exit_code,
+            exit_code=130
+            if run.get("interrupted") and not event.exact_exit_code
+            else event.exit_code,
         )
     elif isinstance(event, Interrupted):
         run.update(interrupted=True, complete=True, exit_code=130)

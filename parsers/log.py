@@ -29,6 +29,7 @@ from parsers.records import (
     ForgetRun,
     Interrupted,
     ItemError,
+    LineError,
     PruneRun,
     StatsRun,
 )
@@ -156,6 +157,9 @@ class LogParser:
     def __init__(self) -> None:
         self.lines = 0
         self.recognised_lines = 0
+        self.line_errors: list[LineError] = []
+        """Lines that matched a pattern but whose values could not be converted (the first 10)."""
+        self.line_error_count = 0
         self._plain = _SectionParser()
         self._autorestic = False
         self._reset_autorestic()
@@ -172,7 +176,17 @@ class LogParser:
         self._backups: set[tuple[str, str]] = set()
 
     def feed(self, line: str) -> None:
+        """One line more.  A line that cannot be converted is set aside in `line_errors`: it
+        costs its own line, not the rest of the log."""
         self.lines += 1
+        try:
+            self._feed(line)
+        except LineError as error:
+            self.line_error_count += 1
+            if len(self.line_errors) < 10:
+                self.line_errors.append(error)
+
+    def _feed(self, line: str) -> None:
         text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
         event = autorestic.parse_line(text)
         if isinstance(event, autorestic.MARKERS) or (self._autorestic and event is not None):

@@ -119,6 +119,8 @@ class Fatal:
 
     message: str
     exit_code: int
+    exact_exit_code: bool = False
+    """restic said the code itself (a JSON ``exit_error``): nothing overrides it."""
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ CheckSummary (``num_errors``).  ``Fatal: repository contains errors`` ends the r
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from parsers.command_log import BodyLine, EndLine, StartLine
+from parsers.lines import load_json
 
 # "using temporary cache in /tmp/restic-check-cache-1", "create exclusive lock for repository",
 # "load indexes"
@@ -95,10 +95,7 @@ def parse_line(line: str, line_number: int) -> tuple[object, ...]:
 
 
 def _json(line: str) -> tuple[object, ...]:
-    try:
-        message = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        return ()
+    message = load_json(line)
     if not isinstance(message, dict):
         return ()
     if message.get("message_type") == "error" and isinstance(message.get("message"), str):

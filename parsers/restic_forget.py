@@ -31,12 +31,12 @@ A forget run has no closing line: it is complete once its policy line was read.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from parsers.command_log import BodyLine, StartLine, WholeRun
+from parsers.lines import load_json
 from parsers.records import ItemError
 
 # "Applying Policy: keep 2 latest snapshots"
@@ -97,10 +97,7 @@ def parse_line(line: str, line_number: int) -> tuple[object, ...]:
 
 
 def _json(line: str) -> tuple[object, ...]:
-    try:
-        groups = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        return ()
+    groups = load_json(line)
     if not isinstance(groups, list) or not all(_is_group(group) for group in groups):
         return ()
     return (

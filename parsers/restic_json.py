@@ -30,10 +30,10 @@ Messages and the events they give:
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
+from parsers.lines import load_json
 from parsers.records import (
     Added,
     BackupTimes,
@@ -62,10 +62,7 @@ def looks_like_json(line: str) -> bool:
 
 def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     """The events one JSON line gives: none for an object that is not a restic backup message."""
-    try:
-        message = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        return ()
+    message = load_json(line)
     if not isinstance(message, dict):
         return ()
     try:
@@ -93,7 +90,8 @@ def _events(message: dict[str, Any]) -> tuple[Event, ...]:
         text = _str(message, "message", "")
         if code == 3:
             return (SourceReadWarning(),)
-        return (Fatal(text.removeprefix("Fatal: ").strip() or f"exit code {code}", code),)
+        message_text = text.removeprefix("Fatal: ").strip() or f"exit code {code}"
+        return (Fatal(message_text, code, exact_exit_code=True),)
     return ()
 
 
@@ -182,21 +180,19 @@ def _error_text(message: dict[str, Any]) -> str:
     return f"{text} ({context})" if context else text
 
 
-_MISSING: Any = object()
-
-
-def _int(message: dict[str, Any], key: str, default: int = _MISSING) -> int:
+def _int(message: dict[str, Any], key: str, default: int | None = None) -> int:
+    """`message[key]` as a count; `default` when absent (None: the key is required)."""
     value = message.get(key, default)
-    if value is _MISSING:
+    if value is None:
         raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _FieldError(f"{key!r} is not a non-negative integer: {value!r}")
     return value
 
 
-def _float(message: dict[str, Any], key: str, default: float = _MISSING) -> float:
+def _float(message: dict[str, Any], key: str, default: float | None = None) -> float:
     value = message.get(key, default)
-    if value is _MISSING:
+    if value is None:
         raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise _FieldError(f"{key!r} is not a non-negative number: {value!r}")

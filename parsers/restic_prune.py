@@ -39,10 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from parsers.command_log import BodyLine, EndLine, StartLine
-from parsers.records import LineError
-from parsers.units import UnitError, to_bytes
-
-_SIZE = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
+from parsers.lines import converted
+from parsers.units import SIZE_PATTERN, to_bytes
 
 # "loading indexes..." (0.12+)
 START = re.compile(r"^loading indexes\.\.\.\s*$")
@@ -62,17 +60,19 @@ STEP = re.compile(
 # "to repack:             0 blobs / 0 B", "this removes          3 blobs / 813 B" (0.12)
 STATISTIC = re.compile(
     rf"^(?P<action>to repack|this removes|to delete|total prune|remaining):?\s+"
-    rf"(?P<blobs>\d+) blobs / (?P<size>{_SIZE})\s*$"
+    rf"(?P<blobs>\d+) blobs / (?P<size>{SIZE_PATTERN})\s*$"
 )
 # "unused size after prune: 212.216 KiB (0.25% of remaining size)"
-UNUSED = re.compile(rf"^unused size after prune: (?P<size>{_SIZE}) \(.*of remaining size\)\s*$")
+UNUSED = re.compile(
+    rf"^unused size after prune: (?P<size>{SIZE_PATTERN}) \(.*of remaining size\)\s*$"
+)
 # "found 5130 of 6079 data blobs still in use, removing 949 blobs" (0.9-0.11)
 OLD_REMOVING = re.compile(
     r"^found \d+ of \d+ data blobs still in use, removing (?P<blobs>\d+) blobs\s*$"
 )
 # "will delete 3 packs and rewrite 1 packs, this frees 569.399 KiB" (0.9-0.11)
 OLD_FREES = re.compile(
-    rf"^will delete \d+ packs and rewrite \d+ packs, this frees (?P<size>{_SIZE})\s*$"
+    rf"^will delete \d+ packs and rewrite \d+ packs, this frees (?P<size>{SIZE_PATTERN})\s*$"
 )
 DONE = re.compile(r"^done\s*$")
 
@@ -113,10 +113,7 @@ class PruneDone(EndLine):
 
 
 def parse_line(line: str, line_number: int) -> tuple[object, ...]:
-    try:
-        return _events(line)
-    except UnitError as error:
-        raise LineError(line_number, line, str(error)) from None
+    return converted(_events, line, line_number)
 
 
 def _events(line: str) -> tuple[object, ...]:

@@ -25,16 +25,13 @@ prints: the run is complete), StatsJson.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from parsers.command_log import BodyLine, EndLine, StartLine, TrailerLine, WholeRun
-from parsers.records import LineError
-from parsers.units import UnitError, to_bytes
-
-_SIZE = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
+from parsers.lines import converted, load_json
+from parsers.units import SIZE_PATTERN, to_bytes
 
 SCANNING = re.compile(r"^scanning\.\.\.\s*$")
 # "Stats in restore-size mode:", "Stats for all snapshots in raw-data mode:"
@@ -44,7 +41,9 @@ COUNT = re.compile(
     r"^\s*(?P<label>Snapshots processed|Total Blob Count|Total File Count):\s+(?P<value>\d+)\s*$"
 )
 # " Total Uncompressed Size:  1.024 GiB", "         Total Size:   1.023 GiB"
-SIZE = re.compile(rf"^\s*(?P<label>Total Uncompressed Size|Total Size):\s+(?P<value>{_SIZE})\s*$")
+SIZE = re.compile(
+    rf"^\s*(?P<label>Total Uncompressed Size|Total Size):\s+(?P<value>{SIZE_PATTERN})\s*$"
+)
 # "    Compression Progress:  100.00%", "       Compression Ratio:  1.00x"
 COMPRESSION = re.compile(
     r"^\s*Compression (?P<label>Progress|Ratio|Space Saving):\s+(?P<value>\d+(?:\.\d+)?)[%x]\s*$"
@@ -90,10 +89,7 @@ class StatsJson(WholeRun):
 
 
 def parse_line(line: str, line_number: int) -> tuple[object, ...]:
-    try:
-        return _events(line)
-    except UnitError as error:
-        raise LineError(line_number, line, str(error)) from None
+    return converted(_events, line, line_number)
 
 
 def _events(line: str) -> tuple[object, ...]:
@@ -132,10 +128,7 @@ _JSON_FIELDS = {
 
 
 def _json(line: str) -> tuple[object, ...]:
-    try:
-        message = json.loads(line)
-    except (json.JSONDecodeError, RecursionError):
-        return ()
+    message = load_json(line)
     if not isinstance(message, dict) or "message_type" in message or "total_size" not in message:
         return ()
     values = []

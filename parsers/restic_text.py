@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import re
 
+from parsers.lines import converted
 from parsers.records import (
     Added,
     BlobCounts,
@@ -57,7 +58,6 @@ from parsers.records import (
     Interrupted,
     ItemCounts,
     ItemError,
-    LineError,
     Preamble,
     Processed,
     Progress,
@@ -67,9 +67,8 @@ from parsers.records import (
     SourceMissing,
     SourceReadWarning,
 )
-from parsers.units import UnitError, to_bytes, to_seconds
+from parsers.units import SIZE_PATTERN, to_bytes, to_seconds
 
-_SIZE = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
 _DURATION = r"(?:\d+:)?\d+:\d{2}"
 
 # "\x1b[2Ksignal interrupt received, cleaning up", "\x1b[1;36mBackend: local\x1b[0m"
@@ -85,12 +84,12 @@ BLOB_COUNTS = re.compile(r"^(?P<kind>Data|Tree) Blobs:\s+(?P<new>\d+) new\s*$")
 # "Added to the repository: 3.329 MiB (3.325 MiB stored)", "Would add to the repo: 0 B   ",
 # "Added:      12.000 KiB" (0.9.0, 0.9.1)
 ADDED = re.compile(
-    rf"^(?:(?P<verb>Added|Would add) to the repo(?:sitory)?|Added):\s+(?P<added>{_SIZE})"
-    rf"(?:\s*\(\s*(?P<stored>{_SIZE})\s+stored\))?\s*$"
+    rf"^(?:(?P<verb>Added|Would add) to the repo(?:sitory)?|Added):\s+(?P<added>{SIZE_PATTERN})"
+    rf"(?:\s*\(\s*(?P<stored>{SIZE_PATTERN})\s+stored\))?\s*$"
 )
 # "processed 4838 files, 145.804 MiB in 0:01"
 PROCESSED = re.compile(
-    rf"^processed (?P<files>\d+) files, (?P<bytes>{_SIZE}) in (?P<duration>{_DURATION})\s*$"
+    rf"^processed (?P<files>\d+) files, (?P<bytes>{SIZE_PATTERN}) in (?P<duration>{_DURATION})\s*$"
 )
 # "snapshot 31986dfd saved"
 SNAPSHOT_SAVED = re.compile(r"^snapshot (?P<snapshot_id>[0-9a-f]{8,64}) saved\s*$")
@@ -100,13 +99,14 @@ SNAPSHOT_SKIPPED = re.compile(r"^skipped creating snapshot\s*$")
 # "[0:03] 12 files, 1.000 MiB, 0 errors" (before the scanner reported totals)
 PROGRESS = re.compile(
     rf"^\[(?P<elapsed>{_DURATION})\] (?:(?P<percent>\d+(?:\.\d+)?)%\s+)?"
-    rf"(?P<files>\d+) files,? (?P<bytes>{_SIZE})"
-    rf"(?:, total (?P<total_files>\d+) files (?P<total_bytes>{_SIZE}))?"
+    rf"(?P<files>\d+) files,? (?P<bytes>{SIZE_PATTERN})"
+    rf"(?:, total (?P<total_files>\d+) files (?P<total_bytes>{SIZE_PATTERN}))?"
     rf", (?P<errors>\d+) errors(?: ETA (?P<eta>{_DURATION}))?\s*$"
 )
 # "scan finished in 0.291s: 4839 files, 145.804 MiB"
 SCAN_FINISHED = re.compile(
-    rf"^scan finished in (?P<seconds>\d+(?:\.\d+)?)s: (?P<files>\d+) files, (?P<bytes>{_SIZE})\s*$"
+    rf"^scan finished in (?P<seconds>\d+(?:\.\d+)?)s: (?P<files>\d+) files, "
+    rf"(?P<bytes>{SIZE_PATTERN})\s*$"
 )
 # "using parent snapshot 31986dfd", "start scan on [data]", ...
 # (Lines every command prints, such as "open repository", are left out: they tell no backup.)
@@ -153,10 +153,7 @@ def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
     if not CANDIDATE.search(text):
         return ()
-    try:
-        return _events(text)
-    except UnitError as error:
-        raise LineError(line_number, line, str(error)) from None
+    return converted(_events, text, line_number)
 
 
 def _events(text: str) -> tuple[Event, ...]:

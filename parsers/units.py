@@ -18,6 +18,7 @@ Samples::
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any
 
@@ -37,6 +38,9 @@ _DEFINITIONS = (
     "tera- = 1000**4 = T-",
     "peta- = 1000**5 = P-",
 )
+
+# A size as the line patterns embed it: "3.329 MiB", "0 B", "1.5 GB" (binary or decimal units).
+SIZE_PATTERN = r"\d+(?:\.\d+)?\s?(?:[KMGTP]i|[kMGTP])?B"
 
 # "3.329 MiB", "0 B", "1.5GB": a non-negative number, optional blanks, a unit made of letters.
 SIZE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[A-Za-z]+)\s*$")
@@ -81,7 +85,10 @@ def to_bytes(text: str) -> int:
     match = SIZE.match(text)
     if match is None:
         raise UnitError(f"not a size: {text!r}")
-    return round(float(match["number"]) * _bytes_per(match["unit"]))
+    value = float(match["number"]) * _bytes_per(match["unit"])
+    if not math.isfinite(value):
+        raise UnitError(f"not a size: {text[:40]!r}...")
+    return round(value)
 
 
 def to_seconds(text: str) -> float:

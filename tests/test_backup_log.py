@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from parsers import BackupRun, parse_backup_log
+from parsers.log import parse_log
 
 SUCCESS = """\
 using parent snapshot 31986dfd
@@ -104,3 +105,45 @@ def test_the_warning_after_the_snapshot_line_belongs_to_its_run() -> None:
 def test_nothing_recognisable_gives_no_run() -> None:
     log = parse_backup_log(["hello", "", "\x00\x01binary"])
     assert log.latest_run is None and log.runs == 0 and log.lines == 3
+
+
+def test_a_run_killed_without_a_word_does_not_merge_with_the_next() -> None:
+    killed = (
+        '{"message_type":"status","seconds_elapsed":30,"percent_done":0.5,"total_bytes":100,'
+        '"bytes_done":50}\n'
+        '{"message_type":"error","error":{"message":"x"},"during":"archival","item":"/x"}\n'
+    )
+    fresh = '{"message_type":"status","percent_done":0.1,"total_bytes":100,"bytes_done":10}\n'
+    run, runs = _latest(killed + fresh + JSON_SUCCESS)
+    assert runs == 2
+    assert run.errors == 0 and run.failure_reason is None
+
+
+def test_an_exit_error_code_is_never_overridden() -> None:
+    interrupted = (
+        "signal interrupt received, cleaning up\n"
+        '{"message_type":"exit_error","code":1,"message":"Fatal: unable to save snapshot: '
+        'context canceled"}\n'
+    )
+    run, _ = _latest(interrupted)
+    assert run.interrupted and run.exit_code == 1
+
+
+def test_check_json_after_a_backup_is_check_s() -> None:
+    check = (
+        '{"message_type":"summary","num_errors":0,"broken_packs":null,'
+        '"suggest_repair_index":false,"suggest_prune":false}\n'
+    )
+    parsed = parse_log((SUCCESS + check).splitlines())
+    section = parsed.sections[0]
+    assert section.backup is not None and section.backup.failure_reason is None
+    assert section.check is not None and section.check.failure_reason is None
+    assert section.last_command == "check"
+
+
+def test_a_fatal_while_prune_works_is_prune_s_and_after_it_backup_s() -> None:
+    prune = "loading indexes...\nloading all snapshots...\nFatal: load snapshots: EOF\n"
+    section = parse_log((SUCCESS + prune + FATAL).splitlines()).sections[0]
+    assert section.prune is not None and section.prune.fatal_message == "load snapshots: EOF"
+    assert section.backup is not None
+    assert section.backup.fatal_message == "wrong password or no key found"

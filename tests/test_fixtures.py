@@ -94,6 +94,7 @@ def test_every_parser_module_is_covered() -> None:
         "__init__",
         "records",
         "units",
+        "lines",
         "backup_log",
         "command_log",
         "log",
