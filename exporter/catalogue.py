@@ -86,6 +86,34 @@ EXPORTER_PARSE_SUCCESS = MetricSpec(
     "unreadable, empty, unrecognised or cut off.",
 )
 
+# --- a backup in progress (watch mode) ------------------------------------------------------------
+
+BACKUP_RUNNING = MetricSpec(
+    "restic_backup_running",
+    "1 while a restic backup is in progress in the watched log, 0 when none is.",
+)
+BACKUP_PROGRESS_RATIO = MetricSpec(
+    "restic_backup_progress_ratio",
+    "Share of the bytes of the running restic backup done so far (0-1).",
+)
+BACKUP_PROGRESS_FILES = MetricSpec(
+    "restic_backup_progress_files",
+    "Files the running restic backup has processed so far.",
+)
+BACKUP_PROGRESS_BYTES = MetricSpec(
+    "restic_backup_progress_bytes",
+    "Bytes the running restic backup has processed so far.",
+)
+BACKUP_ETA = MetricSpec(
+    "restic_backup_eta_seconds",
+    "Seconds the running restic backup expects to need still, as restic estimates it.",
+)
+BACKUP_STARTED = MetricSpec(
+    "restic_backup_started_timestamp_seconds",
+    "Unix time the running restic backup started.",
+)
+
+
 # --- forget, prune, check, stats: for each command the log holds --------------------------------
 
 
@@ -177,6 +205,12 @@ ALL = (
     BACKUP_LAST_RUN,
     BACKUP_LAST_SUCCESS,
     EXPORTER_PARSE_SUCCESS,
+    BACKUP_RUNNING,
+    BACKUP_PROGRESS_RATIO,
+    BACKUP_PROGRESS_FILES,
+    BACKUP_PROGRESS_BYTES,
+    BACKUP_ETA,
+    BACKUP_STARTED,
     *COMMAND_SUCCESS.values(),
     *COMMAND_LAST_RUN.values(),
     FORGET_SNAPSHOTS,

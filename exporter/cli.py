@@ -10,12 +10,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from exporter.catalogue import RESERVED_LABELS
+from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
 from exporter.errors import ExporterError
 from exporter.oneshot import ExportResult, export_log
 
 PROG = "restic-textfile-exporter"
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 app = typer.Typer(
     name=PROG,
@@ -111,21 +110,82 @@ def parse(
         _fail(result.problem)
 
 
+@app.command()
+def watch(
+    log: Annotated[
+        str | None,
+        typer.Argument(metavar="[LOG]", help="One log to watch (instead of --config)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            metavar="FILE.toml",
+            envvar="RESTIC_TEXTFILE_EXPORTER_CONFIG",
+            help="The jobs to watch: each a log, an output and labels.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="PATH.prom", help="With LOG: the metrics file."),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", "-l", metavar="NAME=VALUE", help="With LOG: a label; repeatable."),
+    ] = None,
+    debounce: Annotated[
+        float,
+        typer.Option(
+            "--debounce", metavar="SECONDS", min=0, max=3600, help="With LOG: wait this long."
+        ),
+    ] = DEFAULT_DEBOUNCE_SECONDS,
+    state_file: Annotated[
+        Path | None,
+        typer.Option("--state-file", metavar="PATH", help="With LOG: keep read positions here."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    """Keep the metrics current: rewrite a job's .prom file whenever its log changes.
+
+    SIGTERM/SIGINT stop it, SIGHUP reloads the config; under systemd it reports readiness
+    (Type=notify) and logs with journald priorities.
+    """
+    from exporter.config import Config, Job, load_config
+    from exporter.daemon_log import setup_logging
+    from exporter.watch import Daemon
+
+    if (log is None) == (config is None):
+        raise typer.BadParameter("give either LOG (with --output) or --config", param_hint="LOG")
+    if log is not None and output is None:
+        raise typer.BadParameter("LOG needs --output", param_hint="--output")
+    setup_logging(verbose)
+    if config is not None:
+        config_path = config
+
+        def load() -> Config:
+            return load_config(config_path)
+    else:
+        assert log is not None and output is not None
+        single = Config((Job(Path(log), output, parse_labels(label or [])),), debounce, state_file)
+
+        def load() -> Config:
+            return single
+
+    try:
+        Daemon(load).run()
+    except ExporterError as error:
+        _fail(error)
+
+
 def parse_labels(values: list[str]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for value in values:
         name, equals, text = value.partition("=")
         if not equals:
             raise typer.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--label")
-        if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-            raise typer.BadParameter(
-                f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)",
-                param_hint="--label",
-            )
-        if name in RESERVED_LABELS:
-            raise typer.BadParameter(
-                f"{name!r} is used by the metrics themselves", param_hint="--label"
-            )
+        if problem := label_problem(name, text):
+            raise typer.BadParameter(problem, param_hint="--label")
         if name in labels:
             raise typer.BadParameter(f"{name!r} is given twice", param_hint="--label")
         try:

@@ -79,6 +79,15 @@ def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> 
     out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds, labels)
     out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds, labels)
     out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success), labels)
+    if report.live is not None:
+        live, progress = report.live, report.live.progress
+        out.add(catalogue.BACKUP_RUNNING, int(live.running), labels)
+        if live.running and progress is not None:
+            out.add(catalogue.BACKUP_PROGRESS_RATIO, progress.ratio_done, labels)
+            out.add(catalogue.BACKUP_PROGRESS_FILES, progress.files_done, labels)
+            out.add(catalogue.BACKUP_PROGRESS_BYTES, progress.bytes_done, labels)
+            out.add(catalogue.BACKUP_ETA, progress.eta_seconds, labels)
+            out.add(catalogue.BACKUP_STARTED, live.started_timestamp_seconds, labels)
 
 
 def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -> None:

@@ -55,9 +55,24 @@ def export_log(
     the result, after the metrics that describe it were written.
     """
     reading = read_log(log)
-    previous = state.read_previous(output, now())
+    sections = report_sections(reading, output, labels, exit_code, now())
+    write_metrics(output, render(log_families(sections, labels)))
+    return ExportResult(sections, reading.problem, reading.warnings)
+
+
+def report_sections(
+    reading: LogReading,
+    output: Path | None,
+    labels: Mapping[str, str],
+    exit_code: int | None,
+    now: float,
+    live: bool = False,
+) -> tuple[SectionReport, ...]:
+    """The reports for a reading, with what the previous metrics file at `output` carries
+    forward.  `live` (watch mode): a backup in progress is reported as running."""
+    previous = state.read_previous(output, now)
     written_at = reading.written_timestamp_seconds
-    log_time = written_at if written_at is not None else now()
+    log_time = written_at if written_at is not None else now
     if reading.parsed is None:
         report = make_report(
             None,
@@ -66,35 +81,38 @@ def export_log(
             previous_last_success_timestamp_seconds=previous.last_success_for(labels),
             problem=str(reading.problem),
         )
-        sections: tuple[SectionReport, ...] = (SectionReport({}, report, ()),)
-    else:
-        sections = log_report(
-            reading.parsed,
-            exit_code=exit_code,
-            log_written_timestamp_seconds=log_time,
-            last_success=previous.last_success_for,
-            user_labels=labels,
-            problem=str(reading.problem) if reading.line_error else None,
+        return (SectionReport({}, report, ()),)
+    sections = log_report(
+        reading.parsed,
+        exit_code=exit_code,
+        log_written_timestamp_seconds=log_time,
+        last_success=previous.last_success_for,
+        user_labels=labels,
+        problem=str(reading.problem) if reading.line_error else None,
+        live_now=now if live else None,
+    )
+    if reading.parsed.autorestic:
+        sections += missing_sections(
+            sections, previous.backup_label_sets, previous.last_success_for, labels
         )
-        if reading.parsed.autorestic:
-            sections += missing_sections(
-                sections, previous.backup_label_sets, previous.last_success_for, labels
-            )
-    data = render(log_families(sections, labels))
+    return sections
+
+
+def write_metrics(output: Path | None, data: bytes) -> None:
+    """Replace `output` atomically (None: stdout).  Raises OutputUnwritable."""
     if output is None:
         _write_stdout(data)
-    else:
-        try:
-            write_textfile(output, data)
-        except NotDurable as error:
-            raise OutputUnwritable(
-                f"wrote {output}, but could not sync its directory: {error.strerror or error}"
-            ) from None
-        except OSError as error:
-            raise OutputUnwritable(
-                f"cannot write {output}: {error.strerror or error}; the previous file is untouched"
-            ) from None
-    return ExportResult(sections, reading.problem, reading.warnings)
+        return
+    try:
+        write_textfile(output, data)
+    except NotDurable as error:
+        raise OutputUnwritable(
+            f"wrote {output}, but could not sync its directory: {error.strerror or error}"
+        ) from None
+    except OSError as error:
+        raise OutputUnwritable(
+            f"cannot write {output}: {error.strerror or error}; the previous file is untouched"
+        ) from None
 
 
 def _write_stdout(data: bytes) -> None:
@@ -124,28 +142,38 @@ def read_log(log: str) -> LogReading:
         return LogReading(None, error, None)
     finally:
         source.close()
+    return reading_of(parser, source.name, source.skipped_long_lines, written_at)
+
+
+def reading_of(
+    parser: LogParser,
+    name: str,
+    skipped_long_lines: int,
+    written_at: float | None,
+    live: bool = False,
+) -> LogReading:
+    """What a parser that has read a log makes of it.  `live` (watch mode): a backup still
+    running is no problem."""
     warnings: list[str] = []
-    if source.skipped_long_lines:
-        warnings.append(f"skipped {source.skipped_long_lines} line(s) longer than 1 MiB in {log}")
+    if skipped_long_lines:
+        warnings.append(f"skipped {skipped_long_lines} line(s) longer than 1 MiB in {name}")
     parsed = parser.result()
     # A malformed line in an older run costs a warning; in a run that is reported, exit 4.
-    runs = [run for section in parsed.sections for run in section.commands.values()]
-    reported_from = min((run.first_line for run in runs), default=0)
+    reported_from = parser.oldest_reported_line
     problem: LogNotUnderstood | None = None
     line_error_in_reported_run = False
     for line_error in parser.line_errors:
         if line_error.line_number < reported_from:
-            warnings.append(f"{source.name}: {line_error} (in an earlier run: ignored)")
+            warnings.append(f"{name}: {line_error} (in an earlier run: ignored)")
         elif problem is None:
-            problem = LogNotUnderstood(f"{source.name}: {line_error}")
+            problem = LogNotUnderstood(f"{name}: {line_error}")
             line_error_in_reported_run = True
     if problem is None:
-        empty = parser.lines == 0 and not source.skipped_long_lines
-        problem = _problem(parsed, source.name, empty)
+        problem = _problem(parsed, name, parser.lines == 0 and not skipped_long_lines, live)
     return LogReading(parsed, problem, written_at, tuple(warnings), line_error_in_reported_run)
 
 
-def _problem(parsed: ParsedLog, name: str, empty: bool) -> LogNotUnderstood | None:
+def _problem(parsed: ParsedLog, name: str, empty: bool, live: bool) -> LogNotUnderstood | None:
     if empty:
         return LogNotUnderstood(
             f"{name} is empty (restic --quiet prints no summary unless --json is given)"
@@ -156,7 +184,7 @@ def _problem(parsed: ParsedLog, name: str, empty: bool) -> LogNotUnderstood | No
         return LogNotUnderstood(f"{name}: no restic output found in {parsed.lines} line(s)")
     for section in parsed.sections:
         for command, run in section.commands.items():
-            if not run.complete:
+            if not run.complete and not (live and command == "backup"):
                 where = f" ({section.location}@{section.backend})" if section.location else ""
                 return LogNotUnderstood(
                     f"{name}: the log ends before the {command} run that starts at line "

@@ -7,12 +7,12 @@ are passed in by the caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exporter.catalogue import SECTION_LABELS
 from parsers import BackupRun
 from parsers.log import ParsedLog, Section
-from parsers.records import CheckRun, CommandRun
+from parsers.records import CheckRun, CommandRun, Progress
 
 Labels = Mapping[str, str]
 LastSuccessLookup = Callable[[Labels], "float | None"]
@@ -29,6 +29,15 @@ class BackupReport:
     last_success_timestamp_seconds: float | None
     failure_reason: str | None
     """Why `success` is 0, in a few words; None on success."""
+    live: LiveProgress | None = None
+    """Watch mode only: whether a backup is running now, and how far it got."""
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    running: bool
+    progress: Progress | None = None
+    started_timestamp_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,10 +128,13 @@ def log_report(
     last_success: LastSuccessLookup,
     user_labels: Labels,
     problem: str | None = None,
+    live_now: float | None = None,
 ) -> tuple[SectionReport, ...]:
     """Every section's reports.  `exit_code` belongs to the command that ran last (a script's
     exit status is its last command's); autorestic's own error blocks say which backend failed.
-    `problem` (a malformed line in a reported run) makes every report say it was not understood."""
+    `problem` (a malformed line in a reported run) makes every report say it was not understood.
+    `live_now` (watch mode: the time now) reports a backup in progress as running, and the
+    latest finished one as the outcome."""
     reports = []
     for section in parsed.sections:
         own = _section_labels(section)
@@ -139,17 +151,21 @@ def log_report(
             if isinstance(run, CommandRun)
         )
         backup = None
+        run, live, failure = section.backup, None, _autorestic_failure(section)
+        if live_now is not None:
+            run, live, failure = _live(section, live_now, failure)
         if section.backup is not None or section.autorestic_backup or not section.commands:
             backup = make_report(
-                section.backup,
+                run,
                 exit_code=_backup_exit_code(section, parsed.autorestic, exit_code, last_command),
                 log_written_timestamp_seconds=log_written_timestamp_seconds,
                 previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
                 problem=problem,
-                failure=_autorestic_failure(section),
+                failure=failure,
                 succeeded_without_output=section.autorestic_finished
                 and not section.autorestic_failed,
             )
+            backup = replace(backup, live=live)
         reports.append(SectionReport(own, backup, commands))
     return tuple(reports)
 
@@ -184,6 +200,22 @@ def missing_sections(
         )
         seen.append(own)
     return tuple(missing)
+
+
+def _live(
+    section: Section, now: float, failure: str | None
+) -> tuple[BackupRun | None, LiveProgress, str | None]:
+    """A run still going (no end, no fatal error) is shown as progress; the outcome reported
+    meanwhile is the latest finished run's."""
+    run = section.backup
+    if run is None or run.complete:
+        return run, LiveProgress(running=False), failure
+    progress = run.progress
+    started = now - progress.elapsed_seconds if progress is not None else None
+    live = LiveProgress(True, progress, started)
+    if section.backup_before is None:
+        return None, live, failure or "no backup has finished yet"
+    return section.backup_before, live, failure
 
 
 def _section_labels(section: Section) -> dict[str, str]:

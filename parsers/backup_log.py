@@ -63,6 +63,7 @@ class BackupLogParser:
 
     def __init__(self) -> None:
         self._run: _RunBuilder | None = None
+        self._previous_complete: BackupRun | None = None
         self.runs = 0
         self.lines = 0
         self.recognised_lines = 0
@@ -90,10 +91,13 @@ class BackupLogParser:
             runs=self.runs,
             lines=self.lines,
             recognised_lines=self.recognised_lines,
+            previous_complete_run=self._previous_complete,
         )
 
     def _apply(self, event: Event, line_number: int) -> None:
         if self._run is None or self._run.starts_new_run(event):
+            if self._run is not None and self._run.complete:
+                self._previous_complete = self._run.build()
             self._run = _RunBuilder(first_line=line_number)
             self.runs += 1
         self._run.apply(event, line_number)

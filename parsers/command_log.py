@@ -53,6 +53,7 @@ class CommandTracker(Generic[RunT]):
         self._fields: dict[str, Any] | None = None
         self._in_body = False
         self._ended = False
+        self.runs = 0
 
     @property
     def ended(self) -> bool:
@@ -60,6 +61,7 @@ class CommandTracker(Generic[RunT]):
 
     def feed(self, event: object, line_number: int) -> None:
         if self._starts_new_run(event):
+            self.runs += 1
             self._fields = {"first_line": line_number}
             self._in_body = False
             self._ended = False

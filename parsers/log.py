@@ -46,6 +46,8 @@ class Section:
     location: str | None = None
     backend: str | None = None
     backup: BackupRun | None = None
+    backup_before: BackupRun | None = None
+    """The latest backup run before `backup` that reached its end."""
     forget: ForgetRun | None = None
     prune: PruneRun | None = None
     check: CheckRun | None = None
@@ -138,9 +140,14 @@ class _SectionParser:
                 self._trackers[target].feed(event, line_number)
         self.active = target
 
+    @property
+    def runs_started(self) -> int:
+        return self.backup.runs + sum(tracker.runs for tracker in self._trackers.values())
+
     def section(self, **autorestic_fields: object) -> Section:
+        backup = self.backup.result()
         runs = {
-            "backup": self.backup.result().latest_run,
+            "backup": backup.latest_run,
             "forget": self.forget.latest(),
             "prune": self.prune.latest(),
             "check": self.check.latest(),
@@ -148,7 +155,12 @@ class _SectionParser:
         }
         present = {name: run for name, run in runs.items() if run is not None}
         last = max(present, key=lambda name: present[name].last_line) if present else None
-        return Section(last_command=last, **runs, **autorestic_fields)  # type: ignore[arg-type]
+        return Section(
+            last_command=last,
+            backup_before=backup.previous_complete_run,
+            **runs,  # type: ignore[arg-type]
+            **autorestic_fields,  # type: ignore[arg-type]
+        )
 
 
 class LogParser:
@@ -162,6 +174,8 @@ class LogParser:
         self.line_error_count = 0
         self._plain = _SectionParser()
         self._autorestic = False
+        self._autorestic_runs = 0
+        self._autorestic_run_line = 0
         self._reset_autorestic()
 
     def _reset_autorestic(self) -> None:
@@ -174,6 +188,21 @@ class LogParser:
         self._error_block: tuple[str, str] | None = None
         self._backing_up = False
         self._backups: set[tuple[str, str]] = set()
+
+    @property
+    def runs_started(self) -> int:
+        """A count that changes whenever a run of any command (or of autorestic) begins."""
+        sections = [self._plain, *self._sections.values()]
+        return self._autorestic_runs + sum(section.runs_started for section in sections)
+
+    @property
+    def oldest_reported_line(self) -> int:
+        """The first line of the oldest run `result()` reports (of the autorestic run, for an
+        autorestic log): reading the log again from there gives the same result."""
+        if self._autorestic:
+            return self._autorestic_run_line
+        runs = self._plain.section().commands.values()
+        return min((run.first_line for run in runs), default=0)
 
     def feed(self, line: str) -> None:
         """One line more.  A line that cannot be converted is set aside in `line_errors`: it
@@ -210,6 +239,8 @@ class LogParser:
         )
         if not self._autorestic or starts_run:
             self._autorestic = True
+            self._autorestic_runs += 1
+            self._autorestic_run_line = self.lines
             self._reset_autorestic()
         if isinstance(event, autorestic.ExitStatus):
             if self._error_block is not None:

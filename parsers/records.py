@@ -227,6 +227,9 @@ class BackupLog:
     runs: int
     lines: int
     recognised_lines: int
+    previous_complete_run: BackupRun | None = None
+    """The latest run before `latest_run` that reached its end: what a backup in progress
+    does not yet replace."""
 
 
 # --- the other commands: forget, prune, check, stats ---------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +45,18 @@ def _every_prom_file_passes_promtool(tmp_path: Path) -> Iterator[None]:
     for prom in sorted(tmp_path.rglob("*.prom")):
         if prom.is_file():
             promtool_check(prom.read_bytes())
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test() -> Iterator[None]:
+    """Every thread a test starts (the watch daemon's observers, say) must be joined by its end."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while leaked := [t for t in threading.enumerate() if t not in before and t.is_alive()]:
+        if time.monotonic() > deadline:
+            pytest.fail(f"threads leaked by this test: {leaked}")
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,162 @@
+"""Following one log as it grows: read only what was appended, survive rotation and deletion.
+
+The follower keeps its file open and its parser alive.  Each `read_appended()`:
+
+* reads what was appended since the last call, line by line, into the same `LogParser`: so a
+  new run that starts in the file is seen as one;
+* when the path now names another file (logrotate's rename-and-create), first reads the rest of
+  the old file, then follows the new one from its start;
+* when the file got shorter, or the bytes just before the read position changed (logrotate's
+  copytruncate, also when the file grew past the old length before the next read), starts
+  again from its start;
+* when the file is gone, keeps what it had (the metrics stay as they were) and waits.
+
+The parser is never reset, so a rotation loses no run: until the new file holds a run of its
+own, the latest run is still the one read from the old file.  A line still being written (no
+newline yet) waits for its end.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from exporter.logsource import MAX_LINE_BYTES
+from parsers.log import LogParser
+
+_CHUNK = 1024 * 1024
+_TAIL_BYTES = 64  # the bytes before the read position, to notice a file rewritten in place
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the follower is: what survives a restart (state.json)."""
+
+    device: int
+    inode: int
+    offset: int
+    run_start_offset: int
+    """Byte offset of the first line of the oldest run still reported: reading from here after
+    a restart rebuilds the same runs."""
+
+
+class LogFollower:
+    def __init__(self, path: Path, resume: Position | None = None) -> None:
+        self.path = path
+        self.parser = LogParser()
+        self.skipped_long_lines = 0
+        self._file: BinaryIO | None = None
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._partial = b""
+        self._tail = b""
+        self._skipping_long_line = False
+        self._run_starts: dict[int, int] = {}  # line number -> offset, for lines that began runs
+        self._resume = resume
+
+    def read_appended(self) -> bool:
+        """Read what is new.  True when any complete line was read."""
+        read_any = False
+        current = self._stat_path()
+        if self._file is not None and current != self._identity:
+            read_any |= self._drain()  # rotated away or deleted: finish the old file first
+            self._close()
+        if self._file is None:
+            if current is None:
+                return read_any
+            self._open(current)
+        assert self._file is not None
+        if self._truncated():  # copytruncate
+            self._offset = 0
+            self._partial = b""
+            self._tail = b""
+            self._file.seek(0)
+        return self._drain() or read_any
+
+    def _truncated(self) -> bool:
+        """Shorter than what was read, or the bytes before the read position changed (truncated,
+        then written past the old length before this read: copytruncate's race)."""
+        assert self._file is not None
+        descriptor = self._file.fileno()
+        if os.fstat(descriptor).st_size < self._offset:
+            return True
+        tail = self._tail
+        return bool(tail) and os.pread(descriptor, len(tail), self._offset - len(tail)) != tail
+
+    def position(self) -> Position | None:
+        if self._identity is None:
+            return None
+        start = self._run_starts.get(self.parser.oldest_reported_line, self._offset)
+        return Position(*self._identity, offset=self._offset, run_start_offset=start)
+
+    def close(self) -> None:
+        self._close()
+
+    def _stat_path(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def _open(self, identity: tuple[int, int]) -> None:
+        try:
+            self._file = self.path.open("rb")
+        except OSError:
+            return
+        self._identity = (
+            os.fstat(self._file.fileno()).st_dev,
+            os.fstat(self._file.fileno()).st_ino,
+        )
+        self._offset = 0
+        self._partial = b""
+        self._tail = b""
+        resume, self._resume = self._resume, None
+        if resume is not None and (resume.device, resume.inode) == self._identity:
+            size = os.fstat(self._file.fileno()).st_size
+            if resume.offset <= size:
+                self._offset = resume.run_start_offset
+                self._file.seek(self._offset)
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+        self._identity = None
+
+    def _drain(self) -> bool:
+        assert self._file is not None
+        read_any = False
+        while chunk := self._file.read(_CHUNK):
+            data = self._partial + chunk
+            start = 0
+            while (end := data.find(b"\n", start)) != -1:
+                self._feed(data[start:end], self._offset + start - len(self._partial))
+                start = end + 1
+                read_any = True
+            self._offset += len(chunk)
+            self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+            self._partial = data[start:]
+            if len(self._partial) > MAX_LINE_BYTES:  # never hold an endless line
+                self._partial = b""
+                self._skipping_long_line = True
+                self.skipped_long_lines += 1
+        self._prune_run_starts()
+        return read_any
+
+    def _feed(self, raw: bytes, offset: int) -> None:
+        if self._skipping_long_line:  # the tail of a line too long to keep
+            self._skipping_long_line = False
+            return
+        runs_before = self.parser.runs_started
+        self.parser.feed(raw.rstrip(b"\r").decode("utf-8", errors="replace"))
+        if self.parser.runs_started != runs_before:
+            self._run_starts[self.parser.lines] = offset
+
+    def _prune_run_starts(self) -> None:
+        oldest = self.parser.oldest_reported_line
+        self._run_starts = {
+            line: offset for line, offset in self._run_starts.items() if line >= oldest
+        }

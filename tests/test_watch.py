@@ -1,0 +1,284 @@
+"""watch mode with real files and real inotify (watchdog's observer, not a mock): append, rotate
+both ways, delete, recreate, and read the .prom file that the daemon writes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from test_cli import value
+from watchdog.events import FileModifiedEvent, FileMovedEvent
+
+from exporter.config import Config, Job, load_config
+from exporter.watch import Daemon, _JobEvents
+
+GOOD = (FIXTURES / "restic-0.14" / "backup1.log").read_text()
+FAILED = (FIXTURES / "restic-0.14" / "fatal_pw.log").read_text()
+SECOND_GOOD = (FIXTURES / "restic-0.14" / "backup2_v.log").read_text()
+RUNNING_JSON = (
+    '{"message_type":"status","seconds_elapsed":30,"seconds_remaining":90,"percent_done":0.25,'
+    '"total_files":100,"files_done":20,"total_bytes":4000,"bytes_done":1000}\n'
+)
+SUMMARY_JSON = (FIXTURES / "versions" / "v0.18.0-success.json").read_text().splitlines()[1] + "\n"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the metrics file did not change in time")
+        time.sleep(0.02)
+
+
+def metric(prom: Path, name: str, **labels: str) -> float | None:
+    try:
+        return value(prom.read_text(), name, **labels)
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def daemon(config: Config | Callable[[], Config]) -> Iterator[Daemon]:
+    load = config if callable(config) else (lambda: config)
+    running = Daemon(load)
+    thread = threading.Thread(target=running.run, kwargs={"install_signal_handlers": False})
+    thread.start()
+    try:
+        yield running
+    finally:
+        running.request_stop()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+
+
+def _config(tmp_path: Path, *logs: str, state: bool = False) -> Config:
+    jobs = tuple(
+        Job(tmp_path / f"{name}.log", tmp_path / f"{name}.prom", {"job": name}) for name in logs
+    )
+    return Config(jobs, 0.05, tmp_path / "state.json" if state else None)
+
+
+def test_an_appended_run_is_exported(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        with log.open("a") as out:
+            out.write(FAILED)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
+        assert metric(prom, "restic_backup_exit_code", job="home") == 1
+        assert metric(prom, "restic_backup_last_success_timestamp_seconds", job="home")
+
+
+def test_a_log_that_appears_later_is_picked_up(tmp_path: Path) -> None:
+    prom = tmp_path / "home.prom"
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_exporter_parse_success", job="home") == 0)
+        (tmp_path / "home.log").write_text(GOOD)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+
+
+def test_rename_and_create_rotation_loses_no_run(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        with log.open("a") as out:
+            out.write(FAILED)  # written and rotated away before the daemon may have read it
+        log.rename(tmp_path / "home.log.1")
+        log.write_text("")
+        wait_for(lambda: metric(prom, "restic_backup_exit_code", job="home") == 1)
+        with log.open("a") as out:
+            out.write(SECOND_GOOD)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        assert metric(prom, "restic_backup_files", job="home", state="unmodified") == 4837
+
+
+def test_copytruncate_rotation_is_followed(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD + FAILED)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_exit_code", job="home") == 1)
+        shutil.copyfile(log, tmp_path / "home.log.1")
+        with log.open("r+") as out:
+            out.truncate(0)
+        with log.open("a") as out:
+            out.write(SECOND_GOOD)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        assert metric(prom, "restic_backup_blobs", job="home", type="tree") == 3
+
+
+def test_a_deleted_log_keeps_the_metrics_and_a_new_one_is_followed(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(FAILED)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_exit_code", job="home") == 1)
+        log.unlink()
+        time.sleep(0.3)
+        assert metric(prom, "restic_backup_exit_code", job="home") == 1
+        log.write_text(GOOD)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+
+
+def test_a_running_backup_shows_progress_then_its_summary(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 0)
+        with log.open("a") as out:
+            out.write(RUNNING_JSON)
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 1)
+        assert metric(prom, "restic_backup_progress_ratio", job="home") == 0.25
+        assert metric(prom, "restic_backup_progress_files", job="home") == 20
+        assert metric(prom, "restic_backup_progress_bytes", job="home") == 1000
+        assert metric(prom, "restic_backup_eta_seconds", job="home") == 90
+        started = metric(prom, "restic_backup_started_timestamp_seconds", job="home")
+        assert started is not None and abs(started - (time.time() - 30)) < 10
+        # meanwhile the outcome is still the last finished backup's
+        assert metric(prom, "restic_backup_success", job="home") == 1
+        assert metric(prom, "restic_exporter_parse_success", job="home") == 1
+        with log.open("a") as out:
+            out.write(SUMMARY_JSON)
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 0)
+        assert metric(prom, "restic_backup_progress_ratio", job="home") is None
+        assert metric(prom, "restic_backup_stored_bytes", job="home") == 3000
+
+
+def test_a_bad_log_does_not_stop_the_other_jobs(tmp_path: Path) -> None:
+    (tmp_path / "bad.log").write_bytes(b"\x00\xff" * 1000)
+    (tmp_path / "good.log").write_text(FAILED)
+    with daemon(_config(tmp_path, "bad", "good")):
+        wait_for(
+            lambda: metric(tmp_path / "bad.prom", "restic_exporter_parse_success", job="bad") == 0
+        )
+        with (tmp_path / "good.log").open("a") as out:
+            out.write(GOOD)
+        wait_for(lambda: metric(tmp_path / "good.prom", "restic_backup_success", job="good") == 1)
+
+
+def test_read_positions_survive_a_restart(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(FAILED + GOOD)
+    config = _config(tmp_path, "home", state=True)
+    with daemon(config):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+    saved = (tmp_path / "state.json").read_text()
+    assert f'"offset": {len(FAILED + GOOD)}' in saved
+    assert f'"run_start_offset": {len(FAILED)}' in saved
+    prom.unlink()
+    with daemon(config):  # reads on from the run that was reported: same result
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        with log.open("a") as out:
+            out.write(FAILED)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
+
+
+def test_sighup_style_reload_adds_a_job(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(GOOD)
+    (tmp_path / "b.log").write_text(FAILED)
+    configs = [_config(tmp_path, "a"), _config(tmp_path, "a", "b")]
+    with daemon(lambda: configs[0]) as running:
+        wait_for(lambda: (tmp_path / "a.prom").exists())
+        configs.pop(0)
+        running.request_reload()
+        wait_for(lambda: metric(tmp_path / "b.prom", "restic_backup_exit_code", job="b") == 1)
+
+
+def test_handler_queues_only_the_jobs_of_the_path() -> None:
+    """The thin handler, by synthetic events (as watchdog's own tests do)."""
+    import queue
+
+    events: queue.SimpleQueue[str] = queue.SimpleQueue()
+    handler = _JobEvents({"/logs/a.log": ["a"], "/logs/b.log": ["b", "b2"]}, events)
+    handler.dispatch(FileModifiedEvent("/logs/other.log"))
+    handler.dispatch(FileModifiedEvent("/logs/a.log"))
+    handler.dispatch(FileMovedEvent("/logs/x.log", "/logs/b.log"))
+    queued = []
+    while not events.empty():
+        queued.append(events.get())
+    assert queued == ["a", "b", "b2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "debounce_seconds = 1\n[[job]]\nlog = 1\noutput = 'x.prom'\n",
+            ":3: job #1: log: is required",
+        ),
+        ("[[job]]\nlog = 'a'\noutput = 'x.prom'\nlables = {}\n", ":4: job #1: lables: unknown key"),
+        ("[[job]]\nlog = 'a'\n", ":1: job #1: output: is required"),
+        (
+            "[[job]]\nlog='a'\noutput='x.prom'\n[[job]]\nlog='b'\noutput='y.prom'\nlabels={state='x'}\n",
+            ":7: job #2: labels: 'state' is used by the metrics themselves",
+        ),
+        ("debounce_seconds = 'soon'\n", ":1: debounce_seconds: must be a number"),
+        ("[[job]\n", "Expected"),
+        ("intervall = 3\n[[job]]\nlog='a'\noutput='b.prom'\n", ":1: intervall: unknown key"),
+    ],
+)
+def test_config_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "exporter.toml"
+    path.write_text(text)
+    with pytest.raises(Exception) as raised:
+        load_config(path)
+    assert str(path) in str(raised.value) and message in str(raised.value)
+
+
+def test_the_command_tells_systemd_it_is_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "home.log"
+    log.write_text(GOOD)
+    config = tmp_path / "exporter.toml"
+    config.write_text(f'[[job]]\nlog = "{log}"\noutput = "{tmp_path / "home.prom"}"\n')
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify_socket:
+        notify_socket.bind(str(tmp_path / "notify.sock"))
+        notify_socket.settimeout(20)
+        env = {
+            **os.environ,
+            "NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+            "JOURNAL_STREAM": "1:1",
+        }
+        process = subprocess.Popen(
+            [Path(sys.executable).parent / "restic-textfile-exporter", "watch", "-c", config],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert notify_socket.recv(4096).decode().startswith("READY=1")
+            process.send_signal(__import__("signal").SIGHUP)
+            assert notify_socket.recv(4096).decode().startswith("RELOADING=1")
+            assert notify_socket.recv(4096).decode().startswith("READY=1")
+            process.terminate()
+            _, stderr = process.communicate(timeout=20)
+        finally:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "<6>watching 1 log(s)" in stderr.splitlines()
+
+
+def test_the_command_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "exporter.toml"
+    config.write_text("[[job]]\nlog = 'a'\n")
+    result = subprocess.run(
+        [Path(sys.executable).parent / "restic-textfile-exporter", "watch", "-c", config],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"restic-textfile-exporter: error: {config}:1: job #1: output: is required and must be a "
+        "path (a string)"
+    ]
