@@ -3,6 +3,7 @@ every ExporterError becomes its exit code here, as one line on stderr, never a t
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 
 from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
 from exporter.errors import ExporterError
+from exporter.logsource import JOURNAL_PREFIX
 from exporter.oneshot import ExportResult, export_log
 
 PROG = "restic-textfile-exporter"
@@ -51,13 +53,13 @@ def _main(
 @app.command()
 def parse(
     log: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            metavar="LOG",
+            metavar="[LOG]",
             help="restic's output (text or --json; backup, forget, prune, check, stats) or "
             "autorestic's; - for stdin.",
         ),
-    ],
+    ] = None,
     output: Annotated[
         str,
         typer.Option(
@@ -91,15 +93,44 @@ def parse(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")
     ] = False,
+    partial_ok: Annotated[
+        bool,
+        typer.Option(
+            "--partial-ok",
+            help="Count a snapshot saved although some files could not be read (restic's "
+            "exit code 3) as a success.",
+        ),
+    ] = False,
+    journal: Annotated[
+        bool,
+        typer.Option(
+            "--journal",
+            help="Read the log from the journal: the output of this systemd service "
+            "invocation ($INVOCATION_ID), for an ExecStopPost= hook.  LOG is then not given.",
+        ),
+    ] = False,
 ) -> None:
     """Read a restic (or autorestic) log and write its metrics as a .prom file."""
     labels = parse_labels(label or [])
+    _warn_about_target_labels(labels)
     code = parse_exit_code(exit_code)
+    if journal:
+        if log is not None:
+            raise typer.BadParameter("give LOG or --journal, not both", param_hint="--journal")
+        invocation = os.environ.get("INVOCATION_ID", "")
+        if not re.fullmatch(r"[0-9a-f]{32}", invocation):
+            raise typer.BadParameter(
+                "needs $INVOCATION_ID, which systemd sets for the service's commands",
+                param_hint="--journal",
+            )
+        log = f"{JOURNAL_PREFIX}{invocation}"
+    elif log is None:
+        raise typer.BadParameter("give LOG (a file, or - for stdin) or --journal", param_hint="LOG")
     target = None if output == "-" else Path(output)
     if target is not None and not target.name.endswith(".prom"):
         _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
     try:
-        result = export_log(log, target, labels, code)
+        result = export_log(log, target, labels, code, partial_ok=partial_ok)
     except ExporterError as error:
         _fail(error)
     for warning in result.warnings:
@@ -178,6 +209,31 @@ def watch(
         _fail(error)
 
 
+ASSETS = {
+    "rules": "restic-alerts.rules.yml",
+    "dashboard": "grafana-dashboard.json",
+}
+
+
+@app.command()
+def assets(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="rules|dashboard",
+            help="rules: Prometheus alerting rules; dashboard: a Grafana dashboard (JSON).",
+        ),
+    ],
+) -> None:
+    """Print the alerting rules or the Grafana dashboard that come with this version."""
+    from importlib.resources import files
+
+    if name not in ASSETS:
+        raise typer.BadParameter(f"{name!r} is not one of: rules, dashboard", param_hint="NAME")
+    text = files("exporter").joinpath("assets", ASSETS[name]).read_text(encoding="utf-8")
+    typer.echo(text, nl=False)
+
+
 def parse_labels(values: list[str]) -> dict[str, str]:
     labels: dict[str, str] = {}
     for value in values:
@@ -196,6 +252,14 @@ def parse_labels(values: list[str]) -> dict[str, str]:
             ) from None
         labels[name] = text
     return labels
+
+
+def _warn_about_target_labels(labels: dict[str, str]) -> None:
+    for name in sorted({"job", "instance"} & set(labels)):
+        _warn(
+            f"--label {name}=...: Prometheus sets {name!r} itself when it scrapes node_exporter "
+            f"and renames this one to exported_{name}; a name such as 'backup' avoids that"
+        )
 
 
 def parse_exit_code(value: str | None) -> int | None:

@@ -7,7 +7,7 @@ state_file = "/var/lib/restic-textfile-exporter/state.json"     # optional
 [[job]]
 log = "/var/log/restic/home.log"
 output = "/var/lib/prometheus/node-exporter/restic-home.prom"
-labels = { job = "home" }                                       # optional
+labels = { backup = "home" }                                       # optional
 ```
 
 Every mistake is reported with the file, the line and the key it is about.

@@ -48,6 +48,7 @@ def export_log(
     labels: Mapping[str, str],
     exit_code: int | None = None,
     now: Callable[[], float] = time.time,
+    partial_ok: bool = False,
 ) -> ExportResult:
     """Parse `log` (a path, or ``-`` for stdin) and write its metrics to `output` (None: stdout).
 
@@ -55,7 +56,7 @@ def export_log(
     the result, after the metrics that describe it were written.
     """
     reading = read_log(log)
-    sections = report_sections(reading, output, labels, exit_code, now())
+    sections = report_sections(reading, output, labels, exit_code, now(), partial_ok=partial_ok)
     write_metrics(output, render(log_families(sections, labels)))
     return ExportResult(sections, reading.problem, reading.warnings)
 
@@ -67,6 +68,7 @@ def report_sections(
     exit_code: int | None,
     now: float,
     live: bool = False,
+    partial_ok: bool = False,
 ) -> tuple[SectionReport, ...]:
     """The reports for a reading, with what the previous metrics file at `output` carries
     forward.  `live` (watch mode): a backup in progress is reported as running."""
@@ -90,6 +92,7 @@ def report_sections(
         user_labels=labels,
         problem=str(reading.problem) if reading.line_error else None,
         live_now=now if live else None,
+        partial_ok=partial_ok,
     )
     if reading.parsed.autorestic:
         sections += missing_sections(

@@ -68,6 +68,7 @@ def make_report(
     problem: str | None = None,
     failure: str | None = None,
     succeeded_without_output: bool = False,
+    partial_ok: bool = False,
 ) -> BackupReport:
     """Decide a backup's success and timestamps.
 
@@ -75,14 +76,17 @@ def make_report(
     autorestic's error block); it overrides what the log suggests.  `problem` is why the log
     could not be read, if so; `failure`, a failure known from elsewhere than the run's own lines
     (autorestic's error block).  `succeeded_without_output`: autorestic without ``-v`` shows no
-    restic output, only that the location is done.
+    restic output, only that the location is done.  `partial_ok`: a snapshot saved although
+    some files could not be read (restic's exit code 3) counts as a success.
     """
     if run is not None and exit_code is None:
         exit_code = run.exit_code
     if problem is None and failure is None and run is None and not succeeded_without_output:
         problem = "the log holds no restic backup"
     reason = problem or failure or (run.failure_reason if run is not None else None)
-    if reason is None and exit_code not in (None, 0):
+    if partial_ok and run is not None and _partial(run) and exit_code in (None, 0, 3):
+        reason = None
+    if reason is None and exit_code not in (None, 0) and not (partial_ok and exit_code == 3):
         reason = f"restic exited with {exit_code}"
     success = reason is None
     last_run = None
@@ -102,6 +106,17 @@ def make_report(
         last_run_timestamp_seconds=last_run,
         last_success_timestamp_seconds=last_success,
         failure_reason=reason,
+    )
+
+
+def _partial(run: BackupRun) -> bool:
+    """Only unreadable files kept the run from being a success."""
+    return (
+        run.complete
+        and run.saved_snapshot
+        and not run.dry_run
+        and run.fatal_message is None
+        and not run.interrupted
     )
 
 
@@ -129,6 +144,7 @@ def log_report(
     user_labels: Labels,
     problem: str | None = None,
     live_now: float | None = None,
+    partial_ok: bool = False,
 ) -> tuple[SectionReport, ...]:
     """Every section's reports.  `exit_code` belongs to the command that ran last (a script's
     exit status is its last command's); autorestic's own error blocks say which backend failed.
@@ -164,6 +180,7 @@ def log_report(
                 failure=failure,
                 succeeded_without_output=section.autorestic_finished
                 and not section.autorestic_failed,
+                partial_ok=partial_ok,
             )
             backup = replace(backup, live=live)
         reports.append(SectionReport(own, backup, commands))

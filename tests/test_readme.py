@@ -36,7 +36,16 @@ def test_readme_install_and_run_command_works(tmp_path: Path) -> None:
         argv = shlex.split(step.replace(".venv/", f"{venv}/"))
         result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, f"{step}\n{result.stdout}\n{result.stderr}"
-    assert 'restic_backup_success{job="home"} 1.0' in result.stdout
+    assert 'restic_backup_success{backup="home"} 1.0' in result.stdout
+    # the wheel carries the assets
+    rules = subprocess.run(
+        [venv / "bin" / "restic-textfile-exporter", "assets", "rules"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "alert: ResticBackupFailed" in rules.stdout
 
 
 def test_readme_catalogue_lists_exactly_the_metrics_written() -> None:
