@@ -135,8 +135,17 @@ AutoresticEvent = (
 MARKERS = (AutoresticStart, LocationHeader, ForgetLocationHeader)
 
 
+# Every line above starts like one of these, or ends "@BACKEND:": a quick test for the rest.
+CANDIDATE = re.compile(
+    r"^(?:Using |\s*Backing up location|Backend: |\s*Forgetting for location|For backend "
+    r"|> Executing: |Done|Running hooks|Copying |Error: \d|exit status |Skipping \")|@[^@]*:\s*$"
+)
+
+
 def parse_line(line: str) -> AutoresticEvent | None:
     """autorestic's event for one line (ANSI codes already stripped), or None for other lines."""
+    if not CANDIDATE.search(line):
+        return None
     if match := USING.match(line):
         return AutoresticStart() if match["what"] == "config" else AutoresticOther()
     if match := LOCATION.match(line):

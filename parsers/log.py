@@ -14,6 +14,7 @@ backend section is parsed as a log of its own.  Only the latest autorestic run c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,6 +37,12 @@ from parsers.records import (
 from parsers.restic_text import ANSI_ESCAPE
 
 _SHARED_EVENTS = (Fatal, ItemError, Interrupted)
+_ANY_COMMAND = re.compile(
+    "|".join(
+        f"(?:{module.CANDIDATE.pattern})"
+        for module in (restic_forget, restic_prune, restic_check, restic_stats)
+    )
+)
 _CHECK_FAILED = "repository contains errors"
 
 
@@ -104,10 +111,10 @@ class _SectionParser:
             "stats": self.stats,
         }
         self._modules = {
-            "forget": restic_forget.parse_line,
-            "prune": restic_prune.parse_line,
-            "check": restic_check.parse_line,
-            "stats": restic_stats.parse_line,
+            "forget": (restic_forget.CANDIDATE, restic_forget.parse_line),
+            "prune": (restic_prune.CANDIDATE, restic_prune.parse_line),
+            "check": (restic_check.CANDIDATE, restic_check.parse_line),
+            "stats": (restic_stats.CANDIDATE, restic_stats.parse_line),
         }
         self.active: str | None = None
 
@@ -117,7 +124,11 @@ class _SectionParser:
         if events:
             self._route_backup_events(events, line_number)
             return True
-        for name, parse in self._modules.items():
+        if not _ANY_COMMAND.match(line):
+            return False  # most lines: file names under status lines, tables, -vv items
+        for name, (candidate, parse) in self._modules.items():
+            if not candidate.match(line):
+                continue
             command_events = parse(line, line_number)
             if command_events:
                 for event in command_events:

@@ -53,6 +53,13 @@ PROBLEM = re.compile(
 PASSED = re.compile(r"^no errors were found\s*$")
 
 
+# Every line this module reads starts like one of these: a quick test before the patterns.
+CANDIDATE = re.compile(
+    r"^(?:\{|using temporary cache|create exclusive lock|load indexes|check |read |pack "
+    r"|error for tree|unused blob|\d+ additional files|tree |no errors were found)"
+)
+
+
 @dataclass(frozen=True)
 class CheckStart(StartLine):
     pass

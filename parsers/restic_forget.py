@@ -53,6 +53,13 @@ RUNNING_PRUNE = re.compile(r"^\d+ snapshots (?:have been|would be) removed, runn
 REMOVE_FAILED = re.compile(r"^(?P<message>unable to remove .+ from the repository)\s*$")
 
 
+# Every line this module reads starts like one of these: a quick test before the patterns.
+CANDIDATE = re.compile(
+    r"^(?:\[|Applying Policy|no policy|keep \d|remove \d|Would have removed|\d+ snapshots "
+    r"|unable to remove)"
+)
+
+
 @dataclass(frozen=True)
 class PolicyApplied(StartLine):
     policy: str

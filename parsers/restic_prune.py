@@ -85,6 +85,15 @@ _ACTIONS = {
 }
 
 
+# Every line this module reads starts like one of these: a quick test before the patterns.
+CANDIDATE = re.compile(
+    r"^(?:loading |counting |finding |saved new |remove \d|searching |collecting |deleting "
+    r"|repacking |rebuilding |removing |building |repository contains |processed \d+ blobs"
+    r"|load all |find data |will |Would have made |to |this removes|total prune|remaining"
+    r"|unused size |found \d|done)"
+)
+
+
 @dataclass(frozen=True)
 class PruneStart(StartLine):
     pass

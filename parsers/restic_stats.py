@@ -61,6 +61,10 @@ _FIELDS = {
 }
 
 
+# Every line this module reads starts like one of these: a quick test before the patterns.
+CANDIDATE = re.compile(r"^(?:\{|scanning|Stats |\s*(?:Snapshots processed|Total |Compression ))")
+
+
 @dataclass(frozen=True)
 class StatsStart(StartLine):
     mode: str | None = None
