@@ -118,6 +118,7 @@ class Daemon:
         self._runners: dict[str, _JobRunner] = {}
         self._observer: BaseObserver | None = None
         self._config: Config | None = None
+        self._positions: dict[str, dict[str, object]] = {}
 
     def request_stop(self) -> None:
         """Stop after the job at hand (what SIGTERM does; safe from any thread)."""
@@ -173,7 +174,18 @@ class Daemon:
             runner = self._runners.get(key)
             if runner is not None:
                 runner.refresh(now)
+                self._remember_position(runner)
         self._save_state()
+
+    def _remember_position(self, runner: _JobRunner) -> None:
+        """Only the refreshed job's position is computed: a change costs the same with a
+        thousand jobs as with one."""
+        position = runner.follower.position()
+        if position is not None:
+            self._positions[runner.job.key] = {
+                "log": str(runner.job.log),
+                "position": asdict(position),
+            }
 
     def _reload(self) -> None:
         notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
@@ -260,11 +272,7 @@ class Daemon:
         config = self._config
         if config is None or config.state_file is None:
             return
-        jobs = {}
-        for key, runner in self._runners.items():
-            position = runner.follower.position()
-            if position is not None:
-                jobs[key] = {"log": str(runner.job.log), "position": asdict(position)}
+        jobs = {key: self._positions[key] for key in self._runners if key in self._positions}
         try:
             write_textfile(config.state_file, json.dumps({"jobs": jobs}, indent=1).encode())
         except OSError as error:
