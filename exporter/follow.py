@@ -19,10 +19,12 @@ newline yet) waits for its end.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from exporter.errors import LogUnreadable
 from exporter.logsource import MAX_LINE_BYTES
 from parsers.log import LogParser
 
@@ -66,8 +68,9 @@ class LogFollower:
         if self._file is None:
             if current is None:
                 return read_any
-            self._open(current)
-        assert self._file is not None
+            self._open()
+        if self._file is None:
+            return read_any
         if self._truncated():  # copytruncate
             self._offset = 0
             self._partial = b""
@@ -101,15 +104,19 @@ class LogFollower:
             return None
         return (stat.st_dev, stat.st_ino)
 
-    def _open(self, identity: tuple[int, int]) -> None:
+    def _open(self) -> None:
+        """Open the log if it is a regular file.  Anything else (a directory, a FIFO, which
+        would block the daemon) raises LogUnreadable; the job says so, the others go on."""
         try:
-            self._file = self.path.open("rb")
-        except OSError:
-            return
-        self._identity = (
-            os.fstat(self._file.fileno()).st_dev,
-            os.fstat(self._file.fileno()).st_ino,
-        )
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as error:
+            raise LogUnreadable(f"cannot read log {self.path}: {error.strerror}") from None
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(descriptor)
+            raise LogUnreadable(f"cannot read log {self.path}: not a regular file")
+        self._file = os.fdopen(descriptor, "rb")
+        self._identity = (status.st_dev, status.st_ino)
         self._offset = 0
         self._partial = b""
         self._tail = b""

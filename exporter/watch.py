@@ -40,6 +40,16 @@ from exporter.textfile import render, write_textfile
 
 _STOP = "stop"
 _RELOAD = "reload"
+_RESCAN = "rescan"
+
+
+def _nearest_existing(directory: Path) -> tuple[Path, Path | None]:
+    """`directory` if it exists, else its nearest existing ancestor and the child of that
+    ancestor on the way to `directory` (whose creation is worth waking up for)."""
+    missing = None
+    while not directory.is_dir() and directory != directory.parent:
+        missing, directory = directory, directory.parent
+    return directory, missing
 
 
 class _JobEvents(FileSystemEventHandler):
@@ -50,6 +60,8 @@ class _JobEvents(FileSystemEventHandler):
         self._events = events
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return  # reading a log (cat, logrotate, a backup of /var/log) changes nothing
         for path in (event.src_path, getattr(event, "dest_path", "")):
             for key in self._jobs_by_path.get(str(path), ()):
                 self._events.put(key)
@@ -64,13 +76,17 @@ class _JobRunner:
         self._last_problem: str | None = None
 
     def refresh(self, now: float) -> None:
+        """Read on and rewrite the metrics.  Nothing about one job's log stops the daemon."""
+        unreadable: LogUnreadable | None = None
+        written_at = None
         try:
             self.follower.read_appended()
             written_at = self._mtime()
+        except LogUnreadable as error:
+            unreadable = error
         except OSError as error:
-            LOGGER.error("%s: cannot read %s: %s", self.job.key, self.job.log, error)
-            written_at = None
-        reading = self._reading(written_at)
+            unreadable = LogUnreadable(f"cannot read log {self.job.log}: {error.strerror}")
+        reading = LogReading(None, unreadable, None) if unreadable else self._reading(written_at)
         sections = report_sections(reading, self.job.output, self.job.labels, None, now, live=True)
         try:
             write_metrics(self.job.output, render(log_families(sections, self.job.labels)))
@@ -146,7 +162,6 @@ class Daemon:
                 signal.signal(signal_number, handler)
 
     def _loop(self) -> None:
-        assert self._config is not None
         pending: set[str] = set()
         deadline: float | None = None
         while True:
@@ -163,19 +178,27 @@ class Daemon:
             if item == _RELOAD:
                 self._reload()
                 continue
+            if item == _RESCAN and self._config is not None:  # a missing log directory appeared
+                self._stop_observer()
+                self._start_observer(self._config)
+                self._refresh(set(self._runners))
+                continue
             if item in self._runners:
                 pending.add(item)
-                if deadline is None:
+                if deadline is None and self._config is not None:
                     deadline = time.monotonic() + self._config.debounce_seconds
 
     def _refresh(self, keys: set[str]) -> None:
         now = self._now()
         for key in sorted(keys):
             runner = self._runners.get(key)
-            if runner is not None:
+            if runner is None:
+                continue
+            try:
                 runner.refresh(now)
-                self._remember_position(runner)
-        self._save_state()
+            except Exception:  # a bug with one job's log must not stop the others
+                LOGGER.exception("%s: refreshing failed", key)
+            self._remember_position(runner)
 
     def _remember_position(self, runner: _JobRunner) -> None:
         """Only the refreshed job's position is computed: a change costs the same with a
@@ -194,8 +217,12 @@ class Daemon:
         except Exception as error:  # a bad new config keeps the old one running
             LOGGER.error("reload failed, keeping the running config: %s", error)
         else:
-            self._apply(config)
-            LOGGER.info("reloaded: watching %d log(s)", len(self._runners))
+            try:
+                self._apply(config)
+            except Exception:
+                LOGGER.exception("reload failed")
+            else:
+                LOGGER.info("reloaded: watching %d log(s)", len(self._runners))
         notify("READY=1", f"STATUS=watching {len(self._runners)} log(s)")
 
     def _apply(self, config: Config) -> None:
@@ -220,17 +247,27 @@ class Daemon:
         self._refresh(set(runners))  # the files say what the logs hold now
 
     def _start_observer(self, config: Config) -> None:
+        """Watch each log's directory.  A directory that does not exist yet: watch its nearest
+        existing ancestor for it to appear (then `_RESCAN` watches again, one level closer)."""
         jobs_by_path: dict[str, list[str]] = {}
         for job in config.jobs:
             jobs_by_path.setdefault(str(job.log.absolute()), []).append(job.key)
+        watched: set[str] = set()
+        for directory in {Path(path).parent for path in jobs_by_path}:
+            ancestor, waiting_for = _nearest_existing(directory)
+            watched.add(str(ancestor))
+            if waiting_for is not None:
+                jobs_by_path.setdefault(str(waiting_for), []).append(_RESCAN)
+                LOGGER.warning("%s does not exist yet: waiting for it in %s", directory, ancestor)
         observer = self._observer_factory()
         handler = _JobEvents(jobs_by_path, self._events)
-        for directory in sorted({str(Path(path).parent) for path in jobs_by_path}):
-            try:
-                observer.schedule(handler, directory, recursive=False)
-            except OSError as error:
-                LOGGER.error("cannot watch %s: %s (its jobs wait for a reload)", directory, error)
-        observer.start()
+        try:
+            for watched_directory in sorted(watched):
+                observer.schedule(handler, watched_directory, recursive=False)
+            observer.start()
+        except OSError as error:  # e.g. inotify's watch limit: the jobs wait for a reload
+            LOGGER.error("cannot watch the log directories: %s", error)
+            observer.stop()
         self._observer = observer
 
     def _stop_observer(self) -> None:

@@ -44,6 +44,9 @@ _ANY_COMMAND = re.compile(
     )
 )
 _CHECK_FAILED = "repository contains errors"
+# The commands that take a shared line while they run.  Not forget: it has no closing line, so
+# a "Fatal:" after its tables is the next command's (a backup that fails to open the repository).
+_SHARING = ("prune", "check", "stats")
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class _SectionParser:
         if all(isinstance(event, _SHARED_EVENTS) for event in events):
             if any(isinstance(e, Fatal) and e.message == _CHECK_FAILED for e in events):
                 target = "check"
-            elif self.active in self._trackers and not self._trackers[self.active].ended:
+            elif self.active in _SHARING and not self._trackers[self.active].ended:
                 target = self.active
         if target == "backup":
             self.backup.feed_events(events, line_number)  # type: ignore[arg-type]

@@ -16,11 +16,12 @@ and failure (a pack file deleted), problems on stderr::
     pack bb7d92aac79127a3097de25176897dc2709e123ec6450bca84dc121ccb683b8f: does not exist
     Fatal: repository contains errors
 
-Events: CheckStep (start and progress lines), CheckProblem (each problem restic lists: ``pack
-<id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, ``N additional files were found``,
-and ``error: ...`` lines while a check runs; with ``--json`` the ``{"message_type":"error",
-"message":...}`` lines), CheckPassed (``no errors were found``) and, for ``--json``,
-CheckSummary (``num_errors``).  ``Fatal: repository contains errors`` ends the run.
+Events: CheckStep (start and progress lines, and the non-critical notes ``pack <id>: not
+referenced in any index`` and ``N additional files were found``), CheckProblem (each problem
+restic lists: ``pack <id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, ``error: ...``
+lines while a check runs, and with ``--json`` the ``{"message_type":"error","message":...}``
+lines), CheckPassed (``no errors were found``) and, for ``--json``, CheckSummary
+(``num_errors``).  ``Fatal: repository contains errors`` ends the run.
 """
 
 from __future__ import annotations
@@ -44,11 +45,17 @@ STEP = re.compile(
     r"|read group #\d+ of \d+ .*|read [\d.]+% of .*data packs.*"
     r"|read \d+ bytes of .*data packs.*)\s*$"
 )
-# "pack 1a2b...: does not exist", "error for tree 1a2b...:", "unused blob 1a2b...",
-# "3 additional files were found in the repo, which likely contain duplicate data."
+# "pack 1a2b...: does not exist", "error for tree 1a2b...:", "unused blob 1a2b..."
 PROBLEM = re.compile(
     r"^(?:pack [0-9a-f]+: .+|error for tree [0-9a-f]+:.*|unused blob [0-9a-f]+"
-    r"|\d+ additional files were found in the repo.*|tree [0-9a-f]+: .+)\s*$"
+    r"|tree [0-9a-f]+: .+)\s*$"
+)
+# Not errors: restic check exits 0 and says "no errors were found" after them (left over from an
+# interrupted backup or prune; prune removes them).
+# "pack 1a2b...: not referenced in any index", "3 additional files were found in the repo, ..."
+NOTE = re.compile(
+    r"^(?:pack [0-9a-f]+: not referenced in any index|\d+ additional files were found in the repo"
+    r"|This is non-critical|You can run `restic prune`).*$"
 )
 PASSED = re.compile(r"^no errors were found\s*$")
 
@@ -56,7 +63,8 @@ PASSED = re.compile(r"^no errors were found\s*$")
 # Every line this module reads starts like one of these: a quick test before the patterns.
 CANDIDATE = re.compile(
     r"^(?:\{|using temporary cache|create exclusive lock|load indexes|check |read |pack "
-    r"|error for tree|unused blob|\d+ additional files|tree |no errors were found)"
+    r"|error for tree|unused blob|\d+ additional files|This is non-critical|You can run"
+    r"|tree |no errors were found)"
 )
 
 
@@ -92,6 +100,8 @@ def parse_line(line: str, line_number: int) -> tuple[object, ...]:
         return _json(line)
     if START.match(line):
         return (CheckStart(),)
+    if NOTE.match(line):
+        return (CheckStep(),)
     if STEP.match(line):
         return (CheckStep(),)
     if PROBLEM.match(line):

@@ -30,6 +30,7 @@ Messages and the events they give:
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -194,7 +195,12 @@ def _float(message: dict[str, Any], key: str, default: float | None = None) -> f
     value = message.get(key, default)
     if value is None:
         raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise _FieldError(f"{key!r} is not a non-negative number: {value!r}")
     return float(value)
 

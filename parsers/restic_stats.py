@@ -25,6 +25,7 @@ prints: the run is complete), StatsJson.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -138,7 +139,12 @@ def _json(line: str) -> tuple[object, ...]:
     values = []
     for key, (field, scale) in _JSON_FIELDS.items():
         value = message.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value >= 0
+        ):
             values.append((field, value * scale))
     return (StatsJson(tuple(values)),)
 

@@ -147,3 +147,13 @@ def test_a_fatal_while_prune_works_is_prune_s_and_after_it_backup_s() -> None:
     assert section.prune is not None and section.prune.fatal_message == "load snapshots: EOF"
     assert section.backup is not None
     assert section.backup.fatal_message == "wrong password or no key found"
+
+
+def test_a_fatal_after_forget_s_tables_is_the_next_backup_s() -> None:
+    """forget prints no closing line: a failing backup appended after it must not hide."""
+    forget = "Applying Policy: keep 1 latest snapshots\nkeep 1 snapshots:\n1 snapshots\n\n"
+    broken = "Fatal: unable to open config file: stat /nope/config: no such file or directory\n"
+    section = parse_log((SUCCESS + forget + broken).splitlines()).sections[0]
+    assert section.forget is not None and section.forget.failure_reason is None
+    assert section.backup is not None and section.backup.fatal_message is not None
+    assert section.backup.fatal_message.startswith("unable to open config file")

@@ -114,3 +114,14 @@ def test_unwritable_stdout_is_exit_5_in_one_line(redirect: str) -> None:
     assert result.returncode == 5, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "standard output" in lines[0]
+
+
+def test_an_infinite_json_number_is_not_a_crash(tmp_path: Path) -> None:
+    log = tmp_path / "stats.json"
+    log.write_text('{"total_size":1e400,"snapshots_count":2}\n')
+    result = invoke(str(log), "-o", str(tmp_path / "out.prom"))
+    assert result.exit_code == 0
+    assert (
+        value((tmp_path / "out.prom").read_text(), "restic_stats_total_size_bytes", mode="unknown")
+        is None
+    )

@@ -282,3 +282,75 @@ def test_the_command_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
         f"restic-textfile-exporter: error: {config}:1: job #1: output: is required and must be a "
         "path (a string)"
     ]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_log_that_is_no_regular_file_is_reported_and_others_go_on(
+    tmp_path: Path, kind: str
+) -> None:
+    bad = tmp_path / "bad.log"
+    if kind == "directory":
+        bad.mkdir()
+    else:
+        os.mkfifo(bad)  # opening it for reading would block the daemon for good
+    (tmp_path / "good.log").write_text(FAILED)
+    with daemon(_config(tmp_path, "bad", "good")):
+        wait_for(
+            lambda: metric(tmp_path / "bad.prom", "restic_exporter_parse_success", job="bad") == 0
+        )
+        with (tmp_path / "good.log").open("a") as out:
+            out.write(GOOD)
+        wait_for(lambda: metric(tmp_path / "good.prom", "restic_backup_success", job="good") == 1)
+
+
+def test_a_log_replaced_by_a_directory_does_not_stop_the_daemon(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    (tmp_path / "other.log").write_text(GOOD)
+    with daemon(_config(tmp_path, "home", "other")):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        log.unlink()
+        log.mkdir()
+        with (tmp_path / "other.log").open("a") as out:
+            out.write(FAILED)
+        wait_for(lambda: metric(tmp_path / "other.prom", "restic_backup_success", job="other") == 0)
+
+
+def test_a_log_directory_that_appears_later_is_watched(tmp_path: Path) -> None:
+    logs = tmp_path / "var" / "log" / "restic"
+    config = Config((Job(logs / "home.log", tmp_path / "home.prom", {"job": "home"}),), 0.05)
+    with daemon(config):
+        wait_for(
+            lambda: metric(tmp_path / "home.prom", "restic_exporter_parse_success", job="home") == 0
+        )
+        logs.mkdir(parents=True)
+        (logs / "home.log").write_text(GOOD)
+        wait_for(lambda: metric(tmp_path / "home.prom", "restic_backup_success", job="home") == 1)
+
+
+def test_a_reload_that_fails_keeps_the_daemon_running(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(GOOD)
+
+    def broken() -> Config:
+        raise OSError("config vanished")
+
+    loads: list[Callable[[], Config]] = [lambda: _config(tmp_path, "a"), broken]
+    with daemon(lambda: loads.pop(0)() if len(loads) > 1 else loads[0]()) as running:
+        wait_for(lambda: (tmp_path / "a.prom").exists())
+        running.request_reload()
+        time.sleep(0.3)
+        with (tmp_path / "a.log").open("a") as out:
+            out.write(FAILED)
+        wait_for(lambda: metric(tmp_path / "a.prom", "restic_backup_success", job="a") == 0)
+
+
+def test_reading_a_log_does_not_rewrite_its_metrics(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: prom.exists())
+        time.sleep(0.3)
+        before = prom.stat().st_mtime_ns
+        log.read_text()  # opened and closed without writing: cat, logrotate, a backup of /var/log
+        time.sleep(0.5)
+        assert prom.stat().st_mtime_ns == before
