@@ -286,7 +286,7 @@ def _summary(result: ExportResult) -> str:
         where = "@".join(section.labels.values())
         prefix = f"{where}: " if where else ""
         backup = section.backup
-        if backup is not None:
+        if backup is not None and backup.success is not None:
             if backup.success:
                 snapshot = backup.run.snapshot_id if backup.run is not None else None
                 parts.append(
@@ -297,6 +297,8 @@ def _summary(result: ExportResult) -> str:
                 parts.append(f"{prefix}backup failed ({backup.failure_reason}{code})")
         for command in section.commands:
             outcome = "succeeded" if command.success else f"failed ({command.failure_reason})"
+            if command.success is None:
+                outcome = "running"
             parts.append(f"{prefix}{command.command} {outcome}")
     return "; ".join(parts)
 

@@ -61,7 +61,8 @@ def backup_families(report: BackupReport, labels: Mapping[str, str]) -> list[Met
 
 def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> None:
     run = report.run
-    out.add(catalogue.BACKUP_SUCCESS, int(report.success), labels)
+    if report.success is not None:
+        out.add(catalogue.BACKUP_SUCCESS, int(report.success), labels)
     out.add(catalogue.BACKUP_EXIT_CODE, report.exit_code, labels)
     if run is not None:
         out.add_states(catalogue.BACKUP_FILES, run.files, labels)
@@ -78,7 +79,8 @@ def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> 
             out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run), labels)
     out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds, labels)
     out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds, labels)
-    out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success), labels)
+    if report.success is not None:
+        out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success), labels)
     if report.live is not None:
         live, progress = report.live, report.live.progress
         out.add(catalogue.BACKUP_RUNNING, int(live.running), labels)
@@ -91,7 +93,8 @@ def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> 
 
 
 def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -> None:
-    out.add(catalogue.COMMAND_SUCCESS[report.command], int(report.success), labels)
+    if report.success is not None:
+        out.add(catalogue.COMMAND_SUCCESS[report.command], int(report.success), labels)
     out.add(catalogue.COMMAND_LAST_RUN[report.command], report.last_run_timestamp_seconds, labels)
     run = report.run
     if isinstance(run, ForgetRun):

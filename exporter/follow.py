@@ -91,7 +91,7 @@ class LogFollower:
     def position(self) -> Position | None:
         if self._identity is None:
             return None
-        start = self._run_starts.get(self.parser.oldest_reported_line, self._offset)
+        start = self._run_starts.get(self.parser.oldest_kept_line, self._offset)
         return Position(*self._identity, offset=self._offset, run_start_offset=start)
 
     def close(self) -> None:
@@ -163,7 +163,7 @@ class LogFollower:
             self._run_starts[self.parser.lines] = offset
 
     def _prune_run_starts(self) -> None:
-        oldest = self.parser.oldest_reported_line
+        oldest = self.parser.oldest_kept_line
         self._run_starts = {
             line: offset for line, offset in self._run_starts.items() if line >= oldest
         }

@@ -181,8 +181,6 @@ def _problem(parsed: ParsedLog, name: str, empty: bool, live: bool) -> LogNotUnd
         return LogNotUnderstood(
             f"{name} is empty (restic --quiet prints no summary unless --json is given)"
         )
-    if parsed.autorestic and not parsed.sections:
-        return LogNotUnderstood(f"{name}: an autorestic log without any location and backend")
     if not parsed.autorestic and not parsed.sections[0].commands:
         return LogNotUnderstood(f"{name}: no restic output found in {parsed.lines} line(s)")
     for section in parsed.sections:

@@ -23,7 +23,10 @@ class BackupReport:
     run: BackupRun | None
     """The latest run in the log; None when the log held none or could not be read."""
     parse_success: bool
-    success: bool
+    success: bool | None
+    """None when the outcome is not known (the first backup still running, an autorestic
+    pair missing from the latest run): then no success metric is written, only the last
+    success, whose age alerts on a backup that stays away."""
     exit_code: int | None
     last_run_timestamp_seconds: float | None
     last_success_timestamp_seconds: float | None
@@ -46,7 +49,8 @@ class CommandReport:
 
     command: str
     run: CommandRun
-    success: bool
+    success: bool | None
+    """None while the run is still going (watch mode)."""
     last_run_timestamp_seconds: float
     failure_reason: str | None
 
@@ -126,7 +130,10 @@ def command_report(
     exit_code: int | None,
     log_written_timestamp_seconds: float,
     problem: str | None = None,
+    live: bool = False,
 ) -> CommandReport:
+    if live and problem is None and not run.complete:  # a check or prune at work
+        return CommandReport(command, run, None, log_written_timestamp_seconds, None)
     reason = problem or run.failure_reason
     if reason is None and isinstance(run, CheckRun) and run.problems:
         reason = f"{run.problems} problem(s) found"
@@ -162,6 +169,7 @@ def log_report(
                 exit_code if name == last_command else None,
                 log_written_timestamp_seconds,
                 problem,
+                live=live_now is not None,
             )
             for name, run in section.commands.items()
             if isinstance(run, CommandRun)
@@ -169,13 +177,16 @@ def log_report(
         backup = None
         run, live, failure = section.backup, None, _autorestic_failure(section)
         if live_now is not None:
-            run, live, failure = _live(section, live_now, failure)
-        if section.backup is not None or section.autorestic_backup or not section.commands:
+            run, live = _live(section, log_written_timestamp_seconds)
+        previous = last_success({**user_labels, **own})
+        if live is not None and live.running and run is None:  # the first backup is running
+            backup = unknown_outcome(previous, live)
+        elif section.backup is not None or section.autorestic_backup or not section.commands:
             backup = make_report(
                 run,
                 exit_code=_backup_exit_code(section, parsed.autorestic, exit_code, last_command),
                 log_written_timestamp_seconds=log_written_timestamp_seconds,
-                previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
+                previous_last_success_timestamp_seconds=previous,
                 problem=problem,
                 failure=failure,
                 succeeded_without_output=section.autorestic_finished
@@ -193,46 +204,44 @@ def missing_sections(
     last_success: LastSuccessLookup,
     user_labels: Labels,
 ) -> tuple[SectionReport, ...]:
-    """autorestic locations x backends the previous file had and the latest run lacks: reported
-    as not successful (not silently fresh), their last success kept."""
+    """autorestic locations x backends the previous file had and the latest run lacks (a cron
+    run that skipped them, ``backup -l other``): not reported as fresh, nor as failed; their
+    last success is kept, so its age tells when they stay away too long."""
     seen = [report.labels for report in present]
     missing = []
     for labels in previous:
         own: dict[str, str] = {key: labels[key] for key in SECTION_LABELS if key in labels}
         if len(own) != 2 or own in seen:
             continue
-        reason = "missing from the latest autorestic run"
-        missing.append(
-            SectionReport(
-                own,
-                make_report(
-                    None,
-                    exit_code=None,
-                    log_written_timestamp_seconds=None,
-                    previous_last_success_timestamp_seconds=last_success({**user_labels, **own}),
-                    failure=reason,
-                ),
-                (),
-            )
-        )
+        previous_success = last_success({**user_labels, **own})
+        missing.append(SectionReport(own, unknown_outcome(previous_success, None), ()))
         seen.append(own)
     return tuple(missing)
 
 
-def _live(
-    section: Section, now: float, failure: str | None
-) -> tuple[BackupRun | None, LiveProgress, str | None]:
+def unknown_outcome(last_success: float | None, live: LiveProgress | None) -> BackupReport:
+    return BackupReport(
+        run=None,
+        parse_success=True,
+        success=None,
+        exit_code=None,
+        last_run_timestamp_seconds=None,
+        last_success_timestamp_seconds=last_success,
+        failure_reason=None,
+        live=live,
+    )
+
+
+def _live(section: Section, log_written: float) -> tuple[BackupRun | None, LiveProgress]:
     """A run still going (no end, no fatal error) is shown as progress; the outcome reported
-    meanwhile is the latest finished run's."""
+    meanwhile is the latest finished run's.  It started its elapsed time before the log was
+    last written (not before now: the log may be read late, after a restart)."""
     run = section.backup
     if run is None or run.complete:
-        return run, LiveProgress(running=False), failure
+        return run, LiveProgress(running=False)
     progress = run.progress
-    started = now - progress.elapsed_seconds if progress is not None else None
-    live = LiveProgress(True, progress, started)
-    if section.backup_before is None:
-        return None, live, failure or "no backup has finished yet"
-    return section.backup_before, live, failure
+    started = log_written - progress.elapsed_seconds if progress is not None else None
+    return section.backup_before, LiveProgress(True, progress, started)
 
 
 def _section_labels(section: Section) -> dict[str, str]:

@@ -213,9 +213,20 @@ class LogParser:
     def oldest_reported_line(self) -> int:
         """The first line of the oldest run `result()` reports (of the autorestic run, for an
         autorestic log): reading the log again from there gives the same result."""
+        return self._oldest_line(with_backup_before=False)
+
+    @property
+    def oldest_kept_line(self) -> int:
+        """Like `oldest_reported_line`, counting also the finished backup before the latest
+        (which watch mode reports while the latest runs): where a restart reads on from."""
+        return self._oldest_line(with_backup_before=True)
+
+    def _oldest_line(self, with_backup_before: bool) -> int:
         if self._autorestic:
             return self._autorestic_run_line
-        runs = self._plain.section().commands.values()
+        section = self._plain.section()
+        before = [section.backup_before] if with_backup_before and section.backup_before else []
+        runs = [*section.commands.values(), *before]
         return min((run.first_line for run in runs), default=0)
 
     def feed(self, line: str) -> None:

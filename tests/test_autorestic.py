@@ -95,12 +95,25 @@ def test_a_pair_missing_from_the_latest_run_is_not_reported_fresh(tmp_path: Path
     )
     values = _export(only_etc, prom, mtime=1700086400)
     assert values[("restic_backup_success", "etc", "local")] == 1
-    for backend in ("local", "remote"):
-        assert values[("restic_backup_success", "home", backend)] == 0
+    for backend in ("local", "remote"):  # neither fresh nor failed: their last success ages
+        assert ("restic_backup_success", "home", backend) not in values
         assert (
             values[("restic_backup_last_success_timestamp_seconds", "home", backend)] == 1700000000
         )
         assert ("restic_backup_last_run_timestamp_seconds", "home", backend) not in values
+
+
+def test_a_cron_run_that_skips_every_location_keeps_their_last_success(tmp_path: Path) -> None:
+    prom = tmp_path / "ar.prom"
+    _export(CI_LOG, prom, mtime=1700000000)
+    skipped = tmp_path / "cron.log"
+    skipped.write_text(
+        CI_LOG.read_text()
+        + 'Using config: \t /x\nSkipping "home", not due yet.\nSkipping "etc", not due yet.\n'
+    )
+    values = _export(skipped, prom, mtime=1700003600)
+    assert not [key for key in values if key[0] == "restic_backup_success"]
+    assert values[("restic_backup_last_success_timestamp_seconds", "etc", "local")] == 1700000000
 
 
 def test_only_the_latest_autorestic_run_counts(tmp_path: Path) -> None:

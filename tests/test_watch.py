@@ -168,12 +168,13 @@ def test_a_bad_log_does_not_stop_the_other_jobs(tmp_path: Path) -> None:
 
 def test_read_positions_survive_a_restart(tmp_path: Path) -> None:
     log, prom = tmp_path / "home.log", tmp_path / "home.prom"
-    log.write_text(FAILED + GOOD)
+    log.write_text(FAILED + GOOD + SECOND_GOOD)
     config = _config(tmp_path, "home", state=True)
     with daemon(config):
         wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
     saved = (tmp_path / "state.json").read_text()
-    assert f'"offset": {len(FAILED + GOOD)}' in saved
+    assert f'"offset": {len(FAILED + GOOD + SECOND_GOOD)}' in saved
+    # from the finished run before the latest: what a backup starting next would report
     assert f'"run_start_offset": {len(FAILED)}' in saved
     prom.unlink()
     with daemon(config):  # reads on from the run that was reported: same result
@@ -354,3 +355,38 @@ def test_reading_a_log_does_not_rewrite_its_metrics(tmp_path: Path) -> None:
         log.read_text()  # opened and closed without writing: cat, logrotate, a backup of /var/log
         time.sleep(0.5)
         assert prom.stat().st_mtime_ns == before
+
+
+def test_the_first_backup_running_is_neither_success_nor_failure(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(RUNNING_JSON)
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 1)
+        assert metric(prom, "restic_backup_success", job="home") is None
+        assert metric(prom, "restic_exporter_parse_success", job="home") is None
+
+
+def test_a_restart_during_a_backup_keeps_the_last_outcome(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD + RUNNING_JSON)
+    config = _config(tmp_path, "home", state=True)
+    with daemon(config):
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 1)
+        assert metric(prom, "restic_backup_success", job="home") == 1
+    prom.unlink()
+    with daemon(config):  # resumes at the finished run before the running one
+        wait_for(lambda: metric(prom, "restic_backup_running", job="home") == 1)
+        assert metric(prom, "restic_backup_success", job="home") == 1
+
+
+def test_a_check_at_work_is_not_a_failed_check(tmp_path: Path) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text("using temporary cache in /tmp/c\ncreate exclusive lock for repository\n")
+    with daemon(_config(tmp_path, "home")):
+        wait_for(
+            lambda: metric(prom, "restic_check_last_run_timestamp_seconds", job="home") is not None
+        )
+        assert metric(prom, "restic_check_success", job="home") is None
+        with log.open("a") as out:
+            out.write("load indexes\ncheck all packs\n\nno errors were found\n")
+        wait_for(lambda: metric(prom, "restic_check_success", job="home") == 1)
