@@ -175,6 +175,10 @@ def watch(
         Path | None,
         typer.Option("--state-file", metavar="PATH", help="With LOG: keep read positions here."),
     ] = None,
+    partial_ok: Annotated[
+        bool,
+        typer.Option("--partial-ok", help="With LOG: count exit-3 runs as a success, as parse."),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     """Keep the metrics current: rewrite a job's .prom file whenever its log changes.
@@ -198,7 +202,8 @@ def watch(
             return load_config(config_path)
     else:
         assert log is not None and output is not None
-        single = Config((Job(Path(log), output, parse_labels(label or [])),), debounce, state_file)
+        job = Job(Path(log), output, parse_labels(label or []), partial_ok)
+        single = Config((job,), debounce, state_file)
 
         def load() -> Config:
             return single

@@ -8,6 +8,7 @@ state_file = "/var/lib/restic-textfile-exporter/state.json"     # optional
 log = "/var/log/restic/home.log"
 output = "/var/lib/prometheus/node-exporter/restic-home.prom"
 labels = { backup = "home" }                                       # optional
+partial_ok = false     # optional: true counts exit-3 runs (some files unreadable) as success
 ```
 
 Every mistake is reported with the file, the line and the key it is about.
@@ -28,7 +29,7 @@ from exporter.errors import ExporterError
 DEFAULT_DEBOUNCE_SECONDS = 1.0
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _TOP_KEYS = {"debounce_seconds", "state_file", "job"}
-_JOB_KEYS = {"log", "output", "labels"}
+_JOB_KEYS = {"log", "output", "labels", "partial_ok"}
 
 
 class ConfigError(ExporterError):
@@ -40,6 +41,8 @@ class Job:
     log: Path
     output: Path
     labels: dict[str, str] = field(default_factory=dict)
+    partial_ok: bool = False
+    """As ``parse --partial-ok``: a snapshot saved with unreadable files counts as success."""
 
     @property
     def key(self) -> str:
@@ -105,7 +108,8 @@ def _job(raw: Any, index: int, where: _Locator) -> Job:
         raise where.error("job", "must be a table ([[job]])")
     for key in raw:
         if key not in _JOB_KEYS:
-            raise where.error(key, f"unknown key {key!r} (known: log, output, labels)", job=index)
+            known = ", ".join(sorted(_JOB_KEYS))
+            raise where.error(key, f"unknown key {key!r} (known: {known})", job=index)
     for key in ("log", "output"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise where.error(key, "is required and must be a path (a string)", job=index)
@@ -115,7 +119,10 @@ def _job(raw: Any, index: int, where: _Locator) -> Job:
     for name, value in labels.items():
         if problem := label_problem(name, value):
             raise where.error("labels", problem, job=index)
-    return Job(Path(raw["log"]), Path(raw["output"]), dict(labels))
+    partial_ok = raw.get("partial_ok", False)
+    if not isinstance(partial_ok, bool):
+        raise where.error("partial_ok", "must be true or false", job=index)
+    return Job(Path(raw["log"]), Path(raw["output"]), dict(labels), partial_ok)
 
 
 class _Locator:

@@ -87,7 +87,15 @@ class _JobRunner:
         except OSError as error:
             unreadable = LogUnreadable(f"cannot read log {self.job.log}: {error.strerror}")
         reading = LogReading(None, unreadable, None) if unreadable else self._reading(written_at)
-        sections = report_sections(reading, self.job.output, self.job.labels, None, now, live=True)
+        sections = report_sections(
+            reading,
+            self.job.output,
+            self.job.labels,
+            None,
+            now,
+            live=True,
+            partial_ok=self.job.partial_ok,
+        )
         try:
             write_metrics(self.job.output, render(log_families(sections, self.job.labels)))
         except OutputUnwritable as error:

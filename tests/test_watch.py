@@ -390,3 +390,18 @@ def test_a_check_at_work_is_not_a_failed_check(tmp_path: Path) -> None:
         with log.open("a") as out:
             out.write("load indexes\ncheck all packs\n\nno errors were found\n")
         wait_for(lambda: metric(prom, "restic_check_success", job="home") == 1)
+
+
+def test_partial_ok_in_the_config(tmp_path: Path) -> None:
+    partial = (FIXTURES / "restic-0.14" / "backup4_warn.log").read_text()
+    config_file = tmp_path / "exporter.toml"
+    config_file.write_text(
+        f'[[job]]\nlog = "{tmp_path / "a.log"}"\noutput = "{tmp_path / "a.prom"}"\n'
+        "partial_ok = true\n"
+        f'[[job]]\nlog = "{tmp_path / "b.log"}"\noutput = "{tmp_path / "b.prom"}"\n'
+    )
+    (tmp_path / "a.log").write_text(partial)
+    (tmp_path / "b.log").write_text(partial)
+    with daemon(lambda: load_config(config_file)):
+        wait_for(lambda: metric(tmp_path / "a.prom", "restic_backup_success") == 1)
+        wait_for(lambda: metric(tmp_path / "b.prom", "restic_backup_success") == 0)
