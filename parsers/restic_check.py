@@ -18,10 +18,10 @@ and failure (a pack file deleted), problems on stderr::
 
 Events: CheckStep (start and progress lines, and the non-critical notes ``pack <id>: not
 referenced in any index`` and ``N additional files were found``), CheckProblem (each problem
-restic lists: ``pack <id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, ``error: ...``
-lines while a check runs, and with ``--json`` the ``{"message_type":"error","message":...}``
-lines), CheckPassed (``no errors were found``) and, for ``--json``, CheckSummary
-(``num_errors``).  ``Fatal: repository contains errors`` ends the run.
+restic lists: ``pack <id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, and with
+``--json`` the ``{"message_type":"error","message":...}`` lines; ``error: ...`` lines while a
+check runs count as its errors), CheckPassed (``no errors were found``) and, for ``--json``,
+CheckSummary (``num_errors``).  ``Fatal: repository contains errors`` ends the run.
 """
 
 from __future__ import annotations
