@@ -53,12 +53,6 @@ def log_families(sections: Iterable[SectionReport], user_labels: Mapping[str, st
     return out.families()
 
 
-def backup_families(report: BackupReport, labels: Mapping[str, str]) -> list[Metric]:
-    out = _Families()
-    _backup(out, report, labels)
-    return out.families()
-
-
 def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> None:
     run = report.run
     if report.success is not None:
