@@ -259,7 +259,9 @@ class Daemon:
         existing ancestor for it to appear (then `_RESCAN` watches again, one level closer)."""
         jobs_by_path: dict[str, list[str]] = {}
         for job in config.jobs:
-            jobs_by_path.setdefault(str(job.log.absolute()), []).append(job.key)
+            # A symlinked log changes where its target lives: watch both places.
+            for path in {job.log.absolute(), job.log.resolve()}:
+                jobs_by_path.setdefault(str(path), []).append(job.key)
         watched: set[str] = set()
         for directory in {Path(path).parent for path in jobs_by_path}:
             ancestor, waiting_for = _nearest_existing(directory)

@@ -393,3 +393,16 @@ def test_partial_ok_in_the_config(tmp_path: Path) -> None:
     with daemon(lambda: load_config(config_file)):
         wait_for(lambda: metric(tmp_path / "a.prom", "restic_backup_success") == 1)
         wait_for(lambda: metric(tmp_path / "b.prom", "restic_backup_success") == 0)
+
+
+def test_a_symlinked_log_is_followed_through_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "2026-11-22.log"
+    target.write_text(GOOD)
+    (tmp_path / "home.log").symlink_to(target)
+    prom = tmp_path / "home.prom"
+    with daemon(_config(tmp_path, "home")):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        with target.open("a") as out:
+            out.write(FAILED)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
