@@ -66,14 +66,10 @@ class BackupLogParser:
         self._previous_complete: BackupRun | None = None
         self.runs = 0
         self.lines = 0
-        self.recognised_lines = 0
 
     def feed(self, line: str) -> None:
         self.lines += 1
-        events = parse_line(line, self.lines)
-        if events:
-            self.recognised_lines += 1
-        self.feed_events(events, self.lines)
+        self.feed_events(parse_line(line, self.lines), self.lines)
 
     def feed_events(self, events: Iterable[Event], line_number: int) -> None:
         """Events of a line parsed elsewhere (a log that mixes commands routes them here)."""
@@ -90,7 +86,6 @@ class BackupLogParser:
             latest_run=self._run.build() if self._run is not None else None,
             runs=self.runs,
             lines=self.lines,
-            recognised_lines=self.recognised_lines,
             previous_complete_run=self._previous_complete,
         )
 

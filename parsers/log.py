@@ -91,7 +91,6 @@ class ParsedLog:
     sections: tuple[Section, ...]
     autorestic: bool
     lines: int
-    recognised_lines: int
 
 
 class _SectionParser:
@@ -121,14 +120,14 @@ class _SectionParser:
         }
         self.active: str | None = None
 
-    def feed(self, line: str, line_number: int) -> bool:
-        """Route one line; True if some command recognised it."""
+    def feed(self, line: str, line_number: int) -> None:
+        """Route one line to the command that printed it, if any did."""
         events = parse_backup_line(line, line_number)
         if events:
             self._route_backup_events(events, line_number)
-            return True
+            return
         if not _ANY_COMMAND.match(line):
-            return False  # most lines: file names under status lines, tables, -vv items
+            return  # most lines: file names under status lines, tables, -vv items
         for name, (candidate, parse) in self._modules.items():
             if not candidate.match(line):
                 continue
@@ -137,8 +136,7 @@ class _SectionParser:
                 for event in command_events:
                     self._trackers[name].feed(event, line_number)
                 self.active = name
-                return True
-        return False
+                return
 
     def _route_backup_events(self, events: tuple[object, ...], line_number: int) -> None:
         target = "backup"
@@ -182,10 +180,8 @@ class LogParser:
 
     def __init__(self) -> None:
         self.lines = 0
-        self.recognised_lines = 0
         self.line_errors: list[LineError] = []
         """Lines that matched a pattern but whose values could not be converted (the first 10)."""
-        self.line_error_count = 0
         self._plain = _SectionParser()
         self._autorestic = False
         self._autorestic_runs = 0
@@ -236,7 +232,6 @@ class LogParser:
         try:
             self._feed(line)
         except LineError as error:
-            self.line_error_count += 1
             if len(self.line_errors) < 10:
                 self.line_errors.append(error)
 
@@ -244,7 +239,6 @@ class LogParser:
         text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
         event = autorestic.parse_line(text)
         if isinstance(event, autorestic.MARKERS) or (self._autorestic and event is not None):
-            self.recognised_lines += 1
             self._on_autorestic(event)
             return
         if self._autorestic:
@@ -254,9 +248,9 @@ class LogParser:
                 return  # restic's stderr again: it was shown in the section already
             if self._current is not None:
                 section = self._sections.setdefault(self._current, _SectionParser())
-                self.recognised_lines += section.feed(text, self.lines)
+                section.feed(text, self.lines)
             return
-        self.recognised_lines += self._plain.feed(text, self.lines)
+        self._plain.feed(text, self.lines)
 
     def _on_autorestic(self, event: autorestic.AutoresticEvent | None) -> None:
         starts_run = isinstance(event, autorestic.AutoresticStart) or (
@@ -312,7 +306,7 @@ class LogParser:
                 )
                 for (location, backend), parser in sorted(self._sections.items())
             )
-        return ParsedLog(sections, self._autorestic, self.lines, self.recognised_lines)
+        return ParsedLog(sections, self._autorestic, self.lines)
 
 
 def parse_log(lines: Iterable[str]) -> ParsedLog:

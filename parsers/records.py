@@ -226,7 +226,6 @@ class BackupLog:
     latest_run: BackupRun | None
     runs: int
     lines: int
-    recognised_lines: int
     previous_complete_run: BackupRun | None = None
     """The latest run before `latest_run` that reached its end: what a backup in progress
     does not yet replace."""
