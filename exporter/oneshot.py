@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter import state
+from exporter import previous as previous_metrics
 from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable, OutputUnwritable
 from exporter.families import log_families
 from exporter.logsource import open_log
@@ -72,7 +72,7 @@ def report_sections(
 ) -> tuple[SectionReport, ...]:
     """The reports for a reading, with what the previous metrics file at `output` carries
     forward.  `live` (watch mode): a backup in progress is reported as running."""
-    previous = state.read_previous(output, now)
+    previous = previous_metrics.read_previous(output, now)
     written_at = reading.written_timestamp_seconds
     log_time = written_at if written_at is not None else now
     if reading.parsed is None:
