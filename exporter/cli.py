@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
 from exporter.errors import ExporterError
 from exporter.logsource import JOURNAL_PREFIX
-from exporter.oneshot import ExportResult, export_log
+
+if TYPE_CHECKING:
+    from exporter.pipeline import Publication
 
 PROG = "restic-textfile-exporter"
 
@@ -129,12 +132,17 @@ def parse(
     target = None if output == "-" else Path(output)
     if target is not None and not target.name.endswith(".prom"):
         _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
-    try:
-        result = export_log(log, target, labels, code, partial_ok=partial_ok)
-    except ExporterError as error:
-        _fail(error)
+    from exporter.outputs import Output, StdoutOutput, TextfileOutput
+    from exporter.pipeline import PublishOptions, publish
+    from exporter.reading import read_log
+
+    outputs: list[Output] = [StdoutOutput() if target is None else TextfileOutput(target)]
+    options = PublishOptions(labels=labels, exit_code=code, partial_ok=partial_ok)
+    result = publish(read_log(log), options, outputs, time.time())
     for warning in result.warnings:
         _warn(warning)
+    if result.failed_outputs:
+        _fail(result.failed_outputs[0])
     if target is not None and not quiet and result.problem is None:
         typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
     if result.problem is not None:
@@ -284,7 +292,7 @@ def parse_exit_code(value: str | None) -> int | None:
         ) from None
 
 
-def _summary(result: ExportResult) -> str:
+def _summary(result: Publication) -> str:
     """One line: each backup's and each other command's outcome."""
     parts = []
     for section in result.sections:

@@ -20,28 +20,22 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 from exporter.errors import LogUnreadable
 from exporter.logsource import MAX_LINE_BYTES
+from exporter.positions import Position
 from parsers.log import LogParser
 
 _CHUNK = 1024 * 1024
 _TAIL_BYTES = 64  # the bytes before the read position, to notice a file rewritten in place
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where the follower is: what survives a restart (state.json)."""
-
-    device: int
-    inode: int
-    offset: int
-    run_start_offset: int
-    """Byte offset of the first line of the oldest run still reported: reading from here after
-    a restart rebuilds the same runs."""
+class ReadingStopped(Exception):
+    """The reading was stopped half-way (the daemon is stopping): what was read is not to be
+    published."""
 
 
 class LogFollower:
@@ -57,9 +51,13 @@ class LogFollower:
         self._skipping_long_line = False
         self._run_starts: dict[int, int] = {}  # line number -> offset, for lines that began runs
         self._resume = resume
+        self._should_stop: Callable[[], bool] = lambda: False
 
-    def read_appended(self) -> bool:
-        """Read what is new.  True when any complete line was read."""
+    def read_appended(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Read what is new.  True when any complete line was read.  `should_stop` is asked
+        between blocks: when it says so, raises ReadingStopped (a long backlog must not hold
+        off a SIGTERM), and the follower is left where it was."""
+        self._should_stop = should_stop
         read_any = False
         current = self._stat_path()
         if self._file is not None and current != self._identity:
@@ -137,6 +135,8 @@ class LogFollower:
         assert self._file is not None
         read_any = False
         while chunk := self._file.read(_CHUNK):
+            if self._should_stop():
+                raise ReadingStopped(str(self.path))
             data = self._partial + chunk
             start = 0
             while (end := data.find(b"\n", start)) != -1:

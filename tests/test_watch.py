@@ -12,15 +12,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
 from test_cli import value
-from watchdog.events import FileModifiedEvent, FileMovedEvent
+from watchdog.events import DirDeletedEvent, DirModifiedEvent, FileModifiedEvent, FileMovedEvent
 
 from exporter.config import Config, Job, load_config
-from exporter.watch import Daemon, _JobEvents
+from exporter.watch import Daemon, JobEvents
+from exporter.watch_messages import Control, JobChanged, Message
+from exporter.watch_plan import WatchPlan
 
 GOOD = (FIXTURES / "restic-0.14" / "backup1.log").read_text()
 FAILED = (FIXTURES / "restic-0.14" / "fatal_pw.log").read_text()
@@ -187,15 +190,97 @@ def test_handler_queues_only_the_jobs_of_the_path() -> None:
     """The thin handler, by synthetic events (as watchdog's own tests do)."""
     import queue
 
-    events: queue.SimpleQueue[str] = queue.SimpleQueue()
-    handler = _JobEvents({"/logs/a.log": ["a"], "/logs/b.log": ["b", "b2"]}, events)
+    plan = WatchPlan(
+        directories=("/logs",),
+        jobs_by_path={"/logs/a.log": ("a",), "/logs/b.log": ("b", "b2")},
+        awaited=frozenset(),
+        waiting=(),
+    )
+    events: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    handler = JobEvents(plan, events)
     handler.dispatch(FileModifiedEvent("/logs/other.log"))
     handler.dispatch(FileModifiedEvent("/logs/a.log"))
     handler.dispatch(FileMovedEvent("/logs/x.log", "/logs/b.log"))
+    handler.dispatch(DirModifiedEvent("/logs"))  # a file in it changed: not a rescan
+    handler.dispatch(DirDeletedEvent("/logs"))
     queued = []
     while not events.empty():
         queued.append(events.get())
-    assert queued == ["a", "b", "b2"]
+    assert queued == [JobChanged("a"), JobChanged("b"), JobChanged("b2"), Control.RESCAN]
+
+
+def _has_success(prom: Path, job: str, expected: int) -> bool:
+    return metric(prom, "restic_backup_success", job=job) == expected
+
+
+def test_a_job_named_like_a_control_word_is_only_a_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue carries typed messages: a job whose key is "stop" does not stop the daemon."""
+    monkeypatch.chdir(tmp_path)
+    jobs = tuple(Job(Path(f"{word}.log"), Path(word), {"job": word}) for word in ("stop", "reload"))
+    assert [job.key for job in jobs] == ["stop", "reload"]
+    with daemon(Config(jobs, debounce_seconds=0)):
+        for round_ in (GOOD, FAILED, GOOD):
+            Path("stop.log").write_text(round_)
+            Path("reload.log").write_text(round_)
+            expected = 0 if round_ is FAILED else 1
+            for word in ("stop", "reload"):
+                wait_for(partial(_has_success, Path(word), word, expected))
+
+
+def test_a_log_directory_deleted_and_created_again_is_followed(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    prom = tmp_path / "home.prom"
+    (logs / "home.log").write_text(GOOD)
+    config = Config((Job(logs / "home.log", prom, {"job": "home"}),), 0.05)
+    with daemon(config):
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        shutil.rmtree(logs)
+        logs.mkdir()
+        (logs / "home.log").write_text(FAILED)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
+        (logs / "home.log").write_text(SECOND_GOOD)
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+
+
+def test_a_reload_to_paths_that_cannot_be_resolved_keeps_every_other_job(tmp_path: Path) -> None:
+    (tmp_path / "x").symlink_to(tmp_path / "y")
+    (tmp_path / "y").symlink_to(tmp_path / "x")
+    home = Job(tmp_path / "home.log", tmp_path / "home.prom", {"job": "home"})
+    loop = Job(tmp_path / "x" / "a.log", tmp_path / "loop.prom", {"job": "loop"})
+    nul = Job(tmp_path / "a\0b.log", tmp_path / "nul.prom", {"job": "nul"})
+    configs = [Config((home,), 0.05), Config((home, loop, nul), 0.05)]
+    home.log.write_text(GOOD)
+    with daemon(lambda: configs[0]) as running:
+        wait_for(lambda: metric(home.output, "restic_backup_success", job="home") == 1)
+        configs.pop(0)
+        running.request_reload()
+        wait_for(lambda: metric(loop.output, "restic_exporter_parse_success", job="loop") == 0)
+        wait_for(lambda: metric(nul.output, "restic_exporter_parse_success", job="nul") == 0)
+        home.log.write_text(FAILED)
+        wait_for(lambda: metric(home.output, "restic_backup_success", job="home") == 0)
+
+
+def test_a_stop_is_not_held_off_by_a_long_backlog(tmp_path: Path) -> None:
+    """SIGTERM's path: the daemon stops within a second or so even with hundreds of MB unread,
+    and what it half read is not published."""
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    line = "unchanged    /srv/data/some/rather/long/path/to/a/file/number/000000\n"
+    with daemon(_config(tmp_path, "home")) as running:
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        before = prom.read_bytes()
+        with log.open("a") as out:
+            out.write(FAILED)
+            block = line * 16384
+            for _ in range(300):  # about 330 MB: minutes of parsing
+                out.write(block)
+        started = time.monotonic()
+        running.request_stop()
+    assert time.monotonic() - started < 3
+    assert prom.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.oneshot import read_log
+from exporter.reading import read_log
 
 pytestmark = pytest.mark.benchmark
 

@@ -1,0 +1,35 @@
+"""Metric families to a prometheus_client registry, and a registry to exposition text.
+
+The registry is built in this one place: the textfile writer renders it, and the push functions
+of prometheus_client (``push_to_gateway`` and the like) take it as it is.  No sample carries a
+timestamp (node_exporter rejects a ``.prom`` file that has one) and no ``_created`` series is
+made: the families are plain gauges, collected as given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import CollectorRegistry, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+
+class _StaticCollector(Collector):
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def metrics_registry(families: Iterable[Metric]) -> CollectorRegistry:
+    """A private registry that collects exactly `families`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StaticCollector(families))
+    return registry
+
+
+def exposition_text(registry: CollectorRegistry) -> bytes:
+    """Prometheus text exposition (what node_exporter reads) of everything `registry` holds."""
+    return generate_latest(registry)

@@ -1,0 +1,108 @@
+"""Where the metrics go.  Each output says what it carries forward from its previous publication
+(the last success of each backup, the autorestic pairs it reported) and publishes a registry.
+
+A new destination (a Pushgateway, an HTTP endpoint) is one class here and one option in the CLI;
+`exporter.pipeline.publish` drives them all the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from prometheus_client.core import CollectorRegistry
+
+from exporter.errors import OutputUnwritable
+from exporter.exposition import exposition_text
+from exporter.previous import PreviousMetrics, read_previous
+from exporter.textfile import NotDurable, write_textfile
+
+
+class Output(Protocol):
+    @property
+    def name(self) -> str:
+        """How messages name this output: its path, its URL."""
+        ...
+
+    def claim(self) -> AbstractContextManager[None]:
+        """Held from reading what is carried forward until the publication is done, so that
+        two writers of one output cannot interleave."""
+        ...
+
+    def carried_forward(self, now: float) -> PreviousMetrics:
+        """What the previous publication said that must survive this one."""
+        ...
+
+    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
+        """Publish everything `registry` holds.  Returns warnings; raises OutputUnwritable."""
+        ...
+
+
+class TextfileOutput:
+    """A ``.prom`` file for node_exporter's textfile collector, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def claim(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def carried_forward(self, now: float) -> PreviousMetrics:
+        return read_previous(self.path, now)
+
+    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
+        try:
+            write_textfile(self.path, exposition_text(registry))
+        except NotDurable as error:
+            return (
+                f"wrote {self.path}, but could not sync its directory "
+                f"({error.strerror or error}): a crash now may undo the write",
+            )
+        except OSError as error:
+            raise OutputUnwritable(
+                f"cannot write {self.path}: {error.strerror or error}; "
+                "the previous file is untouched"
+            ) from None
+        return ()
+
+
+class StdoutOutput:
+    """Exposition text on standard output; nothing is carried forward."""
+
+    name = "standard output"
+
+    def claim(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def carried_forward(self, now: float) -> PreviousMetrics:
+        return PreviousMetrics()
+
+    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
+        stream = sys.stdout
+        if stream is None:
+            raise OutputUnwritable("cannot write the metrics: standard output is closed")
+        try:
+            stream.buffer.write(exposition_text(registry))
+            stream.buffer.flush()
+        except OSError as error:
+            raise OutputUnwritable(
+                f"cannot write the metrics to standard output: {error.strerror or error}"
+            ) from None
+        return ()
+
+
+@contextlib.contextmanager
+def claimed(outputs: tuple[Output, ...]) -> Iterator[None]:
+    """Every output claimed, in order; released in reverse order."""
+    with contextlib.ExitStack() as stack:
+        for output in outputs:
+            stack.enter_context(output.claim())
+        yield

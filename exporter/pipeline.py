@@ -1,0 +1,115 @@
+"""One pipeline for every command that writes metrics: a reading of a log, with what the outputs
+carry forward, becomes reports, then metric families, then one registry that every output
+publishes.  ``parse``, ``watch`` and whatever comes next call `publish` and nothing else.
+
+An output that cannot be written does not keep the others from being written: each is tried,
+and the failures are returned together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from exporter.errors import ExporterError, OutputUnwritable
+from exporter.exposition import metrics_registry
+from exporter.families import log_families
+from exporter.outputs import Output, claimed
+from exporter.previous import PreviousMetrics
+from exporter.reading import LogReading
+from exporter.report import SectionReport, log_report, make_report, missing_sections
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """How a reading is to be reported, the same for every output."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The user's labels, on every sample."""
+    exit_code: int | None = None
+    """restic's exit code as the caller knows it (``--exit-code``, ``$EXIT_STATUS``): it wins
+    over what the log suggests, for the command that ran last."""
+    partial_ok: bool = False
+    """A snapshot saved although some files could not be read (exit 3) counts as a success."""
+    live: bool = False
+    """watch mode: a backup still running is reported as running, not as cut off."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    sections: tuple[SectionReport, ...]
+    problem: ExporterError | None
+    """Why the log was not fully understood; the metrics were published all the same."""
+    warnings: tuple[str, ...]
+    failed_outputs: tuple[OutputUnwritable, ...]
+    """The outputs that could not be written (the others were)."""
+
+
+def publish(
+    reading: LogReading,
+    options: PublishOptions,
+    outputs: Sequence[Output],
+    now: float,
+) -> Publication:
+    """Report `reading` to every output.  Never raises for a problem of the log or an output:
+    both are in the result."""
+    targets = tuple(outputs)
+    warnings = list(reading.warnings)
+    failed: list[OutputUnwritable] = []
+    with claimed(targets):
+        previous = _merged(output.carried_forward(now) for output in targets)
+        sections = report_sections(reading, previous, options, now)
+        registry = metrics_registry(log_families(sections, options.labels))
+        for output in targets:
+            try:
+                warnings.extend(output.publish(registry))
+            except OutputUnwritable as error:
+                failed.append(error)
+    return Publication(sections, reading.problem, tuple(warnings), tuple(failed))
+
+
+def report_sections(
+    reading: LogReading,
+    previous: PreviousMetrics,
+    options: PublishOptions,
+    now: float,
+) -> tuple[SectionReport, ...]:
+    """The reports for a reading, with what the previous publication carries forward."""
+    written_at = reading.written_timestamp_seconds
+    log_time = written_at if written_at is not None else now
+    if reading.parsed is None:
+        report = make_report(
+            None,
+            exit_code=options.exit_code,
+            log_written_timestamp_seconds=log_time,
+            previous_last_success_timestamp_seconds=previous.last_success_for(options.labels),
+            problem=str(reading.problem),
+        )
+        return (SectionReport({}, report, ()),)
+    sections = log_report(
+        reading.parsed,
+        exit_code=options.exit_code,
+        log_written_timestamp_seconds=log_time,
+        last_success=previous.last_success_for,
+        user_labels=options.labels,
+        problem=str(reading.problem) if reading.line_error else None,
+        live_now=now if options.live else None,
+        partial_ok=options.partial_ok,
+    )
+    if reading.parsed.autorestic:
+        sections += missing_sections(
+            sections, previous.backup_label_sets, previous.last_success_for, options.labels
+        )
+    return sections
+
+
+def _merged(previous: Iterable[PreviousMetrics]) -> PreviousMetrics:
+    """What several outputs carry forward, together: the latest last success of each label set
+    (one output may have missed a publication that another got)."""
+    last_success: dict[frozenset[tuple[str, str]], float] = {}
+    label_sets: list[dict[str, str]] = []
+    for metrics in previous:
+        for labels, value in metrics.last_success.items():
+            last_success[labels] = max(value, last_success.get(labels, value))
+        label_sets.extend(s for s in metrics.backup_label_sets if s not in label_sets)
+    return PreviousMetrics(last_success, tuple(label_sets))
