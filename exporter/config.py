@@ -11,12 +11,18 @@ labels = { backup = "home" }                                       # optional
 partial_ok = false     # optional: true counts exit-3 runs (some files unreadable) as success
 ```
 
-Every mistake is reported with the file, the line and the key it is about.
+Every mistake is reported with the file, the line and the key it is about.  The file is read
+without blocking and at most `MAX_CONFIG_BYTES` of it, so ``--config`` naming a FIFO or
+``/dev/zero`` is an error, not a hang; and no two of the files the daemon writes or reads (each
+job's log and output, the state file, the config itself) may be one file, however they are
+spelled.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,8 +31,11 @@ from typing import Any
 
 from exporter.catalogue import RESERVED_LABELS
 from exporter.errors import ExporterError
+from exporter.paths import describe_os_error, same_file
 
 DEFAULT_DEBOUNCE_SECONDS = 1.0
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config with a thousand jobs is about 200 KiB."""
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _TOP_KEYS = {"debounce_seconds", "state_file", "job"}
 _JOB_KEYS = {"log", "output", "labels", "partial_ok"}
@@ -70,14 +79,13 @@ def label_problem(name: str, value: object) -> str | None:
 
 def load_config(path: Path) -> Config:
     """Read and check `path`.  Raises ConfigError naming the file, line and key."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read config {path}: {error}") from None
+    text = _read_config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: values nested too deeply") from None
     where = _Locator(path, text)
     for key in data:
         if key not in _TOP_KEYS:
@@ -96,11 +104,65 @@ def load_config(path: Path) -> Config:
     if not isinstance(raw_jobs, list) or not raw_jobs:
         raise where.error("job", "needs at least one [[job]] table with log and output")
     jobs = tuple(_job(raw, index, where) for index, raw in enumerate(raw_jobs))
-    outputs = [job.output for job in jobs]
-    for index, output in enumerate(outputs):
-        if output in outputs[:index]:
-            raise where.error("output", f"{output} is the output of two jobs", job=index)
-    return Config(jobs, float(debounce), Path(state_file) if state_file else None)
+    config = Config(jobs, float(debounce), Path(state_file) if state_file else None)
+    _check_distinct_files(config, path, where)
+    return config
+
+
+def _read_config_text(path: Path) -> str:
+    """The text of `path`: a regular file of at most MAX_CONFIG_BYTES, in UTF-8."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise ConfigError(f"cannot read config {path}: it is not a regular file")
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_CONFIG_BYTES and (chunk := os.read(descriptor, 65536)):
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(descriptor)
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {describe_os_error(error)}") from None
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"cannot read config {path}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"cannot read config {path}: not UTF-8 (byte {error.start})") from None
+
+
+@dataclass(frozen=True)
+class _Role:
+    file: Path
+    description: str
+    key: str
+    job: int | None = None
+    is_log: bool = False
+
+
+def _check_distinct_files(config: Config, path: Path, where: _Locator) -> None:
+    """Refuse two roles for one file: a log overwritten with metrics, an output that is the
+    state file, two jobs writing one output (``tf/x.prom`` and ``tf/../tf/x.prom``).  Two jobs
+    may read one log."""
+    roles = [_Role(path, "the config file", "")]
+    if config.state_file is not None:
+        roles.append(_Role(config.state_file, "the state_file", "state_file"))
+    for index, job in enumerate(config.jobs):
+        roles.append(_Role(job.log, f"the log of job #{index + 1}", "log", index, is_log=True))
+        roles.append(_Role(job.output, f"the output of job #{index + 1}", "output", index))
+    for position, role in enumerate(roles):
+        for earlier in roles[:position]:
+            if role.is_log and earlier.is_log:
+                continue
+            if same_file(role.file, earlier.file):
+                raise where.error(
+                    role.key,
+                    f"{role.file} is also {earlier.description}: give each its own file",
+                    job=role.job,
+                )
 
 
 def _job(raw: Any, index: int, where: _Locator) -> Job:

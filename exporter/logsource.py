@@ -3,11 +3,16 @@
 Whatever the bytes are, the reader yields ``str`` lines: CRLF and LF endings are stripped,
 bytes that are not UTF-8 become U+FFFD, and a line longer than `MAX_LINE_BYTES` (no restic line
 comes near it) is skipped without ever being held whole, and counted.
+
+A read always ends: a device (``/dev/zero``, a disk) is refused before any byte is read, and a
+stream (a FIFO, stdin) that goes on past `MAX_LOG_BYTES` stops the read with LogNotUnderstood.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from exporter.errors import LogUnreadable
+from exporter.errors import LogNotUnderstood, LogUnreadable
+from exporter.paths import describe_os_error
 
 MAX_LINE_BYTES = 1024 * 1024
+MAX_LOG_BYTES = 64 * 1024**3
+"""What one parse reads at most (64 GiB): far beyond any restic log (a million files listed
+with --verbose is about 200 MB), and at a few GB/s an endless stream stops within a minute."""
 STDIN = "-"
 JOURNAL_PREFIX = "journal:"
 """``journal:<invocation id>``: a systemd service invocation's output, read with journalctl."""
@@ -30,22 +39,34 @@ class LogSource:
     name: str
     stream: IO[bytes]
     skipped_long_lines: int = 0
+    max_bytes: int = MAX_LOG_BYTES
+    bytes_read: int = 0
 
     def lines(self) -> Iterator[str]:
+        """The lines.  Raises LogUnreadable on a read error, LogNotUnderstood past `max_bytes`."""
         try:
             yield from self._lines()
         except OSError as error:
-            raise LogUnreadable(f"cannot read {self.name}: {_reason(error)}") from None
+            raise LogUnreadable(f"cannot read {self.name}: {describe_os_error(error)}") from None
 
     def _lines(self) -> Iterator[str]:
-        readline = self.stream.readline
-        while chunk := readline(MAX_LINE_BYTES + 1):
+        while chunk := self._readline(MAX_LINE_BYTES + 1):
             if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
                 self.skipped_long_lines += 1
-                while (rest := readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                while (rest := self._readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
                     pass
                 continue
             yield chunk.rstrip(b"\r\n").decode("utf-8", errors="replace")
+
+    def _readline(self, limit: int) -> bytes:
+        chunk = self.stream.readline(limit)
+        self.bytes_read += len(chunk)
+        if self.bytes_read > self.max_bytes:
+            raise LogNotUnderstood(
+                f"{self.name} is larger than {self.max_bytes} bytes: stopped reading "
+                "(no restic log is that large; an endless stream?)"
+            )
+        return chunk
 
     def written_timestamp_seconds(self) -> float | None:
         """When the log was last written: its mtime; None for a pipe or a terminal."""
@@ -97,26 +118,55 @@ def open_journal(invocation: str) -> LogSource:
     return JournalSource(f"the journal of invocation {invocation}", process.stdout, process=process)
 
 
-def open_log(name: str) -> LogSource:
-    """Open a log by path, ``-`` for stdin, or ``journal:<invocation id>``.  Raises LogUnreadable
-    with a one-line reason."""
+def open_log(name: str, *, max_bytes: int = MAX_LOG_BYTES) -> LogSource:
+    """Open a log by path, ``-`` for stdin, or ``journal:<invocation id>``; reading it stops
+    after `max_bytes`.  Raises LogUnreadable with a one-line reason, also for a path that is a
+    device or a directory: a log is a regular file, a FIFO or a socket."""
     if name == STDIN:
-        return LogSource("standard input", sys.stdin.buffer)
+        return LogSource("standard input", sys.stdin.buffer, max_bytes=max_bytes)
     if name.startswith(JOURNAL_PREFIX):
-        return open_journal(name.removeprefix(JOURNAL_PREFIX))
-    path = Path(name)
+        source = open_journal(name.removeprefix(JOURNAL_PREFIX))
+        source.max_bytes = max_bytes
+        return source
     try:
-        stream = path.open("rb")
+        stream = _open_log_file(Path(name))
     except OSError as error:
-        raise LogUnreadable(f"cannot read log {name}: {_reason(error)}") from None
-    return LogSource(name, stream)
+        raise LogUnreadable(f"cannot read log {name}: {describe_os_error(error)}") from None
+    return LogSource(name, stream, max_bytes=max_bytes)
 
 
-def _reason(error: OSError) -> str:
-    if isinstance(error, FileNotFoundError):
-        return "no such file"
-    if isinstance(error, IsADirectoryError):
-        return "it is a directory"
-    if isinstance(error, PermissionError):
-        return "permission denied"
-    return error.strerror or str(error)
+def _open_log_file(path: Path) -> IO[bytes]:
+    # Non-blocking first, so that neither a FIFO without a writer nor a device's open blocks
+    # before we know what the path is.
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    descriptor = os.open(path, flags)
+    try:
+        status = os.fstat(descriptor)
+        kind = _refused_kind(status.st_mode)
+        if kind is not None:
+            raise OSError(errno.EINVAL, f"it is {kind}, not a log")
+        if stat.S_ISFIFO(status.st_mode):
+            # As before: wait for the writer, reading the very FIFO we checked.
+            blocking = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            again = os.fstat(blocking)
+            if (again.st_dev, again.st_ino) != (status.st_dev, status.st_ino):
+                os.close(blocking)
+                raise OSError(errno.EAGAIN, "it was replaced while being opened")
+            os.close(descriptor)
+            descriptor = blocking
+        else:
+            os.set_blocking(descriptor, True)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def _refused_kind(mode: int) -> str | None:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return None

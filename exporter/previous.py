@@ -5,6 +5,7 @@ not erase when the last good one happened."""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -15,8 +16,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.catalogue import BACKUP_LAST_SUCCESS, BACKUP_SUCCESS
+from exporter.paths import describe_os_error, open_directory, trusted_owners
 
-# A metrics file of ours is a few KiB; anything far larger is not ours and is not parsed.
+# A metrics file of ours is a few KiB (a few hundred with many autorestic locations); anything
+# far larger is not ours and is not parsed.
 MAX_PREVIOUS_FILE_BYTES = 4 * 1024 * 1024
 
 CLOCK_DRIFT_SECONDS = 3600.0
@@ -28,6 +31,9 @@ _LabelSet = frozenset[tuple[str, str]]
 class PreviousMetrics:
     last_success: dict[_LabelSet, float] = field(default_factory=dict)
     backup_label_sets: tuple[dict[str, str], ...] = ()
+    warning: str | None = None
+    """Why the file, or some of it, was not trusted: worth telling a user; None when all is well
+    (also when there was no file: a first run)."""
 
     def last_success_for(self, labels: Mapping[str, str]) -> float | None:
         """The last-success timestamp written for exactly `labels`, if any."""
@@ -35,41 +41,101 @@ class PreviousMetrics:
 
 
 def read_previous(path: Path | None, now: float) -> PreviousMetrics:
-    """What `path` held; nothing when it is missing, unreadable, too large, not a regular file
-    (a FIFO would block) or not ours.  Times later than `now` (give or take a clock's drift)
-    are ignored: a garbled future value must not hold off a "backup too old" alert forever."""
+    """What `path` held; nothing when it is missing, unreadable or too large, and nothing (with
+    a warning) unless it is a file this exporter could have written: a regular file, not a
+    symbolic link, with one link, owned by root or by us, reached through no other user's link.
+    Times later than `now` (give or take a clock's drift), not finite or not positive are
+    ignored: a garbled future value must not hold off a "backup too old" alert forever.  Never
+    raises, whatever the file holds."""
     if path is None:
         return PreviousMetrics()
-    data = _read_regular_file(path)
+    data, warning = _read_own_file(path)
     if data is None:
-        return PreviousMetrics()
+        return PreviousMetrics(warning=warning)
+    try:
+        return _parse(data, now)
+    except Exception as error:  # whatever the file holds must not stop a run
+        # The parser's message quotes the file: hostile bytes are escaped and cut short.
+        problem = ascii(str(error)[:120]) if str(error) else type(error).__name__
+        return PreviousMetrics(warning=f"{path} is not a metrics file of ours: {problem}; {_LOST}")
+
+
+_LOST = "no last success carried forward"
+
+
+def _parse(data: bytes, now: float) -> PreviousMetrics:
     last_success: dict[_LabelSet, float] = {}
     label_sets: list[dict[str, str]] = []
-    try:
-        for family in text_string_to_metric_families(data.decode("utf-8")):
-            for sample in family.samples:
-                if sample.name == BACKUP_LAST_SUCCESS.name:
-                    value = float(sample.value)
-                    if math.isfinite(value) and 0 < value <= now + CLOCK_DRIFT_SECONDS:
-                        last_success[frozenset(sample.labels.items())] = value
-                elif sample.name == BACKUP_SUCCESS.name:
-                    label_sets.append(dict(sample.labels))
-    except (ValueError, UnicodeDecodeError, IndexError, TypeError):
-        return PreviousMetrics()
-    return PreviousMetrics(last_success, tuple(label_sets))
+    ignored = 0
+    for family in text_string_to_metric_families(data.decode("utf-8")):
+        for sample in family.samples:
+            if sample.name == BACKUP_LAST_SUCCESS.name:
+                value = _as_float(sample.value)
+                if value is not None and 0 < value <= now + CLOCK_DRIFT_SECONDS:
+                    last_success[frozenset(sample.labels.items())] = value
+                else:
+                    ignored += 1
+            elif sample.name == BACKUP_SUCCESS.name:
+                label_sets.append(dict(sample.labels))
+    warning = None
+    if ignored:
+        warning = f"ignored {ignored} last-success time(s) that were not a time before now"
+    return PreviousMetrics(last_success, tuple(label_sets), warning)
 
 
-def _read_regular_file(path: Path) -> bytes | None:
+def _as_float(value: object) -> float | None:
+    """A finite float, or None: the parser may hand back a 400-digit int."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
+
+
+def _read_own_file(path: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of `path` if it is a file of ours, else None and why (None when missing)."""
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return None
-        data = os.read(descriptor, MAX_PREVIOUS_FILE_BYTES + 1)
-    except OSError:
-        return None
+        directory = open_directory(path.parent)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path.name, flags, dir_fd=directory)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, f"{path} is a symbolic link, not a metrics file of ours: {_LOST}"
+        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
+    finally:
+        os.close(directory)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return None, f"{path} is not a regular file: {_LOST}"
+        if status.st_uid not in trusted_owners():
+            return None, (
+                f"{path} is owned by uid {status.st_uid}, not by root or uid {os.geteuid()}: "
+                f"not a metrics file of ours, {_LOST}"
+            )
+        if status.st_nlink != 1:
+            return None, f"{path} has {status.st_nlink} hard links, ours have one: {_LOST}"
+        data = _read_at_most(descriptor, MAX_PREVIOUS_FILE_BYTES + 1)
+    except OSError as error:
+        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
     finally:
         os.close(descriptor)
-    return data if len(data) <= MAX_PREVIOUS_FILE_BYTES else None
+    if len(data) > MAX_PREVIOUS_FILE_BYTES:
+        return None, f"{path} is larger than {MAX_PREVIOUS_FILE_BYTES} bytes: {_LOST}"
+    return data, None
+
+
+def _read_at_most(descriptor: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := os.read(descriptor, min(limit - size, 1024 * 1024))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

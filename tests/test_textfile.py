@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,19 +88,20 @@ def test_temp_files_are_invisible_to_the_textfile_collector(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """node_exporter reads only names ending in .prom.  A spy on os.replace (which still does
-    the real rename) records the temp file's name."""
+    the real rename) records the temp file's name and that it is renamed within one directory."""
     renamed: list[str] = []
     real_replace = os.replace
 
-    def spy(source: str, destination: Path) -> None:
-        renamed.append(os.path.basename(source))
-        assert Path(source).parent == tmp_path  # same directory: the rename is atomic
-        real_replace(source, destination)
+    def spy(source: str, destination: str, *, src_dir_fd: int, dst_dir_fd: int) -> None:
+        renamed.append(source)
+        assert src_dir_fd == dst_dir_fd  # same directory: the rename is atomic
+        assert os.path.samestat(os.fstat(src_dir_fd), tmp_path.stat())
+        real_replace(source, destination, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
     monkeypatch.setattr(os, "replace", spy)
     write_textfile(tmp_path / "restic.prom", _content(1))
     assert len(renamed) == 1
-    assert renamed[0].startswith(".restic.prom.") and not renamed[0].endswith(".prom")
+    assert re.fullmatch(r"\.restic\.prom\.[0-9a-f]{16}\.tmp", renamed[0])
 
 
 def test_render_has_help_and_type_and_no_timestamps() -> None:
