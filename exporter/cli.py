@@ -143,6 +143,14 @@ def parse(
         _warn(warning)
     if result.failed_outputs:
         _fail(result.failed_outputs[0])
+    if result.kept_previous:
+        if not quiet:
+            typer.echo(
+                f"{PROG}: {log} holds no restic run (rotated, or only lines of no run): "
+                f"{target} keeps reporting the run it reported before",
+                err=True,
+            )
+        return
     if target is not None and not quiet and result.problem is None:
         typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
     if result.problem is not None:

@@ -89,8 +89,13 @@ class LogFollower:
     def position(self) -> Position | None:
         if self._identity is None:
             return None
-        start = self._run_starts.get(self.parser.oldest_kept_line, self._offset)
-        return Position(*self._identity, offset=self._offset, run_start_offset=start)
+        line = self.parser.oldest_kept_line
+        start = self._run_starts.get(line)
+        if start is None:  # no run kept: a restart reads on from here, counting lines on
+            line, start = self.parser.lines + 1, self._offset
+        return Position(
+            *self._identity, offset=self._offset, run_start_offset=start, run_start_line=line
+        )
 
     def close(self) -> None:
         self._close()
@@ -124,6 +129,7 @@ class LogFollower:
             if resume.offset <= size:
                 self._offset = resume.run_start_offset
                 self._file.seek(self._offset)
+                self.parser.lines = max(0, resume.run_start_line - 1)
 
     def _close(self) -> None:
         if self._file is not None:

@@ -11,6 +11,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from prometheus_client.core import CollectorRegistry
 from exporter.errors import OutputUnwritable
 from exporter.exposition import exposition_text
 from exporter.previous import PreviousMetrics, read_previous
+from exporter.run_memory import RunMemory, memory_path, read_memory
 from exporter.textfile import NotDurable, write_textfile
 
 
@@ -33,13 +35,22 @@ class Output(Protocol):
         two writers of one output cannot interleave."""
         ...
 
-    def carried_forward(self, now: float) -> PreviousMetrics:
+    def carried_forward(self, now: float) -> Carried:
         """What the previous publication said that must survive this one."""
         ...
 
-    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
-        """Publish everything `registry` holds.  Returns warnings; raises OutputUnwritable."""
+    def publish(self, registry: CollectorRegistry, memory: RunMemory) -> tuple[str, ...]:
+        """Publish everything `registry` holds, and remember `memory` for the next time.
+        Returns warnings; raises OutputUnwritable."""
         ...
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What an output carries forward from its previous publication."""
+
+    previous: PreviousMetrics = field(default_factory=PreviousMetrics)
+    memory: RunMemory = field(default_factory=RunMemory)
 
 
 class TextfileOutput:
@@ -55,22 +66,35 @@ class TextfileOutput:
     def claim(self) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def carried_forward(self, now: float) -> PreviousMetrics:
-        return read_previous(self.path, now)
+    def carried_forward(self, now: float) -> Carried:
+        return Carried(read_previous(self.path, now), read_memory(memory_path(self.path)))
 
-    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
+    def publish(self, registry: CollectorRegistry, memory: RunMemory) -> tuple[str, ...]:
+        """The metrics, then the memory of the runs they report: a memory that lags behind
+        (killed between the two) only means a run is new once more."""
         try:
             write_textfile(self.path, exposition_text(registry))
         except NotDurable as error:
-            return (
+            warning = (
                 f"wrote {self.path}, but could not sync its directory "
-                f"({error.strerror or error}): a crash now may undo the write",
+                f"({error.strerror or error}): a crash now may undo the write"
             )
+            return (warning, *self._remember(memory))
         except OSError as error:
             raise OutputUnwritable(
                 f"cannot write {self.path}: {error.strerror or error}; "
                 "the previous file is untouched"
             ) from None
+        return self._remember(memory)
+
+    def _remember(self, memory: RunMemory) -> tuple[str, ...]:
+        try:
+            write_textfile(memory_path(self.path), memory.to_json())
+        except OSError as error:
+            return (
+                f"cannot write {memory_path(self.path)} ({error.strerror or error}): the next "
+                "run will not know which run this file reports",
+            )
         return ()
 
 
@@ -82,10 +106,10 @@ class StdoutOutput:
     def claim(self) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
 
-    def carried_forward(self, now: float) -> PreviousMetrics:
-        return PreviousMetrics()
+    def carried_forward(self, now: float) -> Carried:
+        return Carried()
 
-    def publish(self, registry: CollectorRegistry) -> tuple[str, ...]:
+    def publish(self, registry: CollectorRegistry, memory: RunMemory) -> tuple[str, ...]:
         stream = sys.stdout
         if stream is None:
             raise OutputUnwritable("cannot write the metrics: standard output is closed")

@@ -1,6 +1,8 @@
 """One pipeline for every command that writes metrics: a reading of a log, with what the outputs
-carry forward, becomes reports, then metric families, then one registry that every output
-publishes.  ``parse``, ``watch`` and whatever comes next call `publish` and nothing else.
+carry forward, becomes reports, whose run times are settled (`exporter.run_times`), then metric
+families, then one registry that every output publishes.  A log that holds no run at all
+(rotated, or only a script's header line) changes nothing an output already reports.
+``parse``, ``watch`` and whatever comes next call `publish` and nothing else.
 
 An output that cannot be written does not keep the others from being written: each is tried,
 and the failures are returned together.
@@ -18,6 +20,8 @@ from exporter.outputs import Output, claimed
 from exporter.previous import PreviousMetrics
 from exporter.reading import LogReading
 from exporter.report import SectionReport, log_report, make_report, missing_sections
+from exporter.run_memory import RunMemory, SeenRun
+from exporter.run_times import stamp_runs
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class Publication:
     warnings: tuple[str, ...]
     failed_outputs: tuple[OutputUnwritable, ...]
     """The outputs that could not be written (the others were)."""
+    kept_previous: bool = False
+    """The log holds no run (rotated, or only a script's header): the outputs keep reporting
+    the run they reported before, untouched."""
 
 
 def publish(
@@ -57,15 +64,40 @@ def publish(
     warnings = list(reading.warnings)
     failed: list[OutputUnwritable] = []
     with claimed(targets):
-        previous = _merged(output.carried_forward(now) for output in targets)
+        carried = [output.carried_forward(now) for output in targets]
+        previous = _merged(item.previous for item in carried)
+        memory = _merged_memory(item.memory for item in carried)
+        if memory.runs and _holds_no_run(reading):
+            return Publication((), None, tuple(warnings), (), kept_previous=True)
         sections = report_sections(reading, previous, options, now)
-        registry = metrics_registry(log_families(sections, options.labels))
+        stamped = stamp_runs(
+            sections,
+            memory,
+            previous.last_success,
+            options.labels,
+            reading.written_timestamp_seconds,
+            now,
+        )
+        warnings.extend(stamped.warnings)
+        registry = metrics_registry(log_families(stamped.sections, options.labels))
         for output in targets:
             try:
-                warnings.extend(output.publish(registry))
+                warnings.extend(output.publish(registry, stamped.memory))
             except OutputUnwritable as error:
                 failed.append(error)
-    return Publication(sections, reading.problem, tuple(warnings), tuple(failed))
+    return Publication(stamped.sections, reading.problem, tuple(warnings), tuple(failed))
+
+
+def _holds_no_run(reading: LogReading) -> bool:
+    """The log was read and holds no run of any command: it was rotated (renamed, truncated,
+    replaced by an empty file) or holds only lines of no run (a script's header)."""
+    parsed = reading.parsed
+    return (
+        parsed is not None
+        and not reading.line_error
+        and not parsed.autorestic
+        and not any(section.commands for section in parsed.sections)
+    )
 
 
 def report_sections(
@@ -113,3 +145,11 @@ def _merged(previous: Iterable[PreviousMetrics]) -> PreviousMetrics:
             last_success[labels] = max(value, last_success.get(labels, value))
         label_sets.extend(s for s in metrics.backup_label_sets if s not in label_sets)
     return PreviousMetrics(last_success, tuple(label_sets))
+
+
+def _merged_memory(memories: Iterable[RunMemory]) -> RunMemory:
+    runs: dict[str, SeenRun] = {}
+    for memory in memories:
+        for key, seen in memory.runs.items():
+            runs.setdefault(key, seen)  # the first output's memory wins
+    return RunMemory(runs)

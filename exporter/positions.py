@@ -27,6 +27,9 @@ class Position:
     run_start_offset: int
     """Byte offset of the first line of the oldest run still reported: reading from here after
     a restart rebuilds the same runs."""
+    run_start_line: int = 1
+    """That line's number in the log: runs read again after a restart keep their line numbers,
+    and so their identity (`exporter.run_memory`)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -71,6 +72,8 @@ class Daemon:
         self._config: Config | None = None
         self._saved: dict[str, SavedPosition] = {}
         self._stop_requested = False
+        self.ready = threading.Event()
+        """Set once the first config is applied and every job's metrics were published."""
 
     def request_stop(self) -> None:
         """Stop soon, also in the middle of reading a backlog (what SIGTERM does; safe from
@@ -86,6 +89,7 @@ class Daemon:
         previous_handlers = self._install_signals() if install_signal_handlers else {}
         try:
             self._apply(self._load_config())
+            self.ready.set()
             notify("READY=1", f"STATUS=watching {len(self._runners)} log(s)")
             LOGGER.info("watching %d log(s)", len(self._runners))
             self._loop()

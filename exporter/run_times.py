@@ -1,0 +1,118 @@
+"""When each reported run happened: the best clock available, and never a time that moves.
+
+For a run the output has not reported before, the time is, in this order:
+
+1. restic's own end time (JSON ``backup_end``, restic 0.18+), when it is a plausible time;
+2. when the log was last written (its mtime), as the exporter first sees the run complete;
+3. now, for a log without an mtime (stdin, the journal).
+
+A time in the future is replaced by now and one before 1970 by the next clock, with a warning:
+a last success in the future would outlive the real one.  For a run the output has reported
+before (`exporter.run_memory`), the time first written is kept.  Pure: `now` is passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from exporter.report import BackupReport, CommandReport, SectionReport
+from exporter.run_memory import RunMemory, SeenRun, memory_key, run_id
+from parsers import BackupRun
+from parsers.records import CommandRun
+
+CLOCK_DRIFT_SECONDS = 300.0
+"""How far ahead of our clock a time may be before it is taken for a wrong one."""
+
+
+@dataclass(frozen=True)
+class StampedSections:
+    sections: tuple[SectionReport, ...]
+    memory: RunMemory
+    warnings: tuple[str, ...]
+
+
+def stamp_runs(
+    sections: tuple[SectionReport, ...],
+    memory: RunMemory,
+    previous_last_success: Mapping[frozenset[tuple[str, str]], float],
+    user_labels: Mapping[str, str],
+    log_written_timestamp_seconds: float | None,
+    now: float,
+) -> StampedSections:
+    """`sections` with each run's times settled, and the memory that says so."""
+    stamper = _Stamper(memory, log_written_timestamp_seconds, now)
+    stamped = []
+    for section in sections:
+        labels = {**user_labels, **section.labels}
+        backup = section.backup
+        if backup is not None:
+            previous = previous_last_success.get(frozenset(labels.items()))
+            backup = stamper.backup(backup, labels, previous)
+        commands = tuple(stamper.command(report, labels) for report in section.commands)
+        stamped.append(dataclasses.replace(section, backup=backup, commands=commands))
+    runs = dict(memory.runs)
+    runs.update(stamper.seen)
+    return StampedSections(tuple(stamped), RunMemory(runs), tuple(stamper.warnings))
+
+
+class _Stamper:
+    def __init__(self, memory: RunMemory, written_at: float | None, now: float) -> None:
+        self._memory = memory
+        self._written_at = written_at
+        self._now = now
+        self.seen: dict[str, SeenRun] = {}
+        self.warnings: list[str] = []
+
+    def backup(
+        self, report: BackupReport, labels: Mapping[str, str], previous: float | None
+    ) -> BackupReport:
+        run = report.run
+        if run is None or report.last_run_timestamp_seconds is None:
+            return report
+        last_run = self._time_of(run, labels, "backup")
+        last_success = previous
+        if report.success:
+            last_success = max(last_run, previous) if previous is not None else last_run
+        return dataclasses.replace(
+            report,
+            last_run_timestamp_seconds=last_run,
+            last_success_timestamp_seconds=last_success,
+        )
+
+    def command(self, report: CommandReport, labels: Mapping[str, str]) -> CommandReport:
+        if report.success is None:  # still at work: not a run that happened yet
+            return report
+        last_run = self._time_of(report.run, labels, report.command)
+        return dataclasses.replace(report, last_run_timestamp_seconds=last_run)
+
+    def _time_of(
+        self, run: BackupRun | CommandRun, labels: Mapping[str, str], command: str
+    ) -> float:
+        key = memory_key(labels, command)
+        identity = run_id(run)
+        seen = self._memory.runs.get(key)
+        if seen is not None and seen.run_id == identity:
+            moment = seen.last_run_timestamp_seconds
+        else:
+            moment = self._best_clock(run, command)
+        self.seen[key] = SeenRun(identity, moment)
+        return moment
+
+    def _best_clock(self, run: BackupRun | CommandRun, command: str) -> float:
+        own = run.ended_timestamp_seconds if isinstance(run, BackupRun) else None
+        for name, moment in (("restic's end time", own), ("the log's mtime", self._written_at)):
+            if moment is None:
+                continue
+            if moment <= 0:
+                self.warnings.append(f"{command}: {name} {moment:.0f} is before 1970: ignored")
+                continue
+            if moment > self._now + CLOCK_DRIFT_SECONDS:
+                self.warnings.append(
+                    f"{command}: {name} ({moment:.0f}) is in the future: "
+                    f"taking now ({self._now:.0f}) instead"
+                )
+                return self._now
+            return min(moment, self._now)
+        return self._now
