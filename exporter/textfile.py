@@ -125,9 +125,14 @@ def _open_lock_file(directory: int, lock_name: str, where: Path) -> int:
     try:
         descriptor = os.open(lock_name, flags, FILE_MODE, dir_fd=directory)
     except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise OSError(error.errno, f"{shown} is a symbolic link: remove it") from None
-        raise OSError(error.errno, f"cannot open {shown}: {error.strerror}") from None
+        # Say what is in the way (the kernel may say EACCES for another user's link or file).
+        try:
+            problem = _not_ours(os.stat(lock_name, dir_fd=directory, follow_symlinks=False))
+        except OSError:
+            problem = None
+        if problem is None:
+            raise OSError(error.errno, f"cannot open {shown}: {error.strerror}") from None
+        raise OSError(error.errno, f"{shown} is {problem}: remove it") from None
     try:
         problem = _not_ours(os.fstat(descriptor))
         if problem:
@@ -263,6 +268,8 @@ def _remove_if_abandoned(directory: int, candidate: str, writers_excluded: bool)
 
 def _not_ours(status: os.stat_result, owners: frozenset[int] | None = None) -> str | None:
     """Why a file with `status` cannot be one this exporter made, or None."""
+    if stat.S_ISLNK(status.st_mode):
+        return f"a symbolic link (owned by uid {status.st_uid})"
     if not stat.S_ISREG(status.st_mode):
         return "not a regular file"
     if status.st_uid not in (owners if owners is not None else trusted_owners()):
