@@ -21,7 +21,7 @@ from exporter.errors import OutputUnwritable
 from exporter.exposition import exposition_text
 from exporter.previous import PreviousMetrics, read_previous
 from exporter.run_memory import RunMemory, memory_path, read_memory
-from exporter.textfile import NotDurable, write_textfile
+from exporter.textfile import output_lock, write_textfile
 
 
 class Output(Protocol):
@@ -30,9 +30,10 @@ class Output(Protocol):
         """How messages name this output: its path, its URL."""
         ...
 
-    def claim(self) -> AbstractContextManager[None]:
-        """Held from reading what is carried forward until the publication is done, so that
-        two writers of one output cannot interleave."""
+    def claim(self) -> AbstractContextManager[object]:
+        """Taken when called, released when the returned context ends; raises
+        OutputUnwritable when it cannot be taken.  Held from reading what is carried forward
+        until the publication is done, so that two writers of one output cannot interleave."""
         ...
 
     def carried_forward(self, now: float) -> Carried:
@@ -63,8 +64,17 @@ class TextfileOutput:
     def name(self) -> str:
         return str(self.path)
 
-    def claim(self) -> AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    def claim(self) -> AbstractContextManager[object]:
+        """The output's lock (`exporter.textfile.output_lock`), taken now."""
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(output_lock(self.path))
+        except OSError as error:
+            raise OutputUnwritable(
+                f"cannot write {self.path}: {error.strerror or error}; "
+                "the previous file is untouched"
+            ) from None
+        return held
 
     def carried_forward(self, now: float) -> Carried:
         return Carried(read_previous(self.path, now), read_memory(memory_path(self.path)))
@@ -73,29 +83,20 @@ class TextfileOutput:
         """The metrics, then the memory of the runs they report: a memory that lags behind
         (killed between the two) only means a run is new once more."""
         try:
-            write_textfile(self.path, exposition_text(registry))
-        except NotDurable as error:
-            warning = (
-                f"wrote {self.path}, but could not sync its directory "
-                f"({error.strerror or error}): a crash now may undo the write"
-            )
-            return (warning, *self._remember(memory))
+            warnings = write_textfile(self.path, exposition_text(registry))
         except OSError as error:
             raise OutputUnwritable(
                 f"cannot write {self.path}: {error.strerror or error}; "
                 "the previous file is untouched"
             ) from None
-        return self._remember(memory)
-
-    def _remember(self, memory: RunMemory) -> tuple[str, ...]:
         try:
             write_textfile(memory_path(self.path), memory.to_json())
         except OSError as error:
-            return (
+            warnings += (
                 f"cannot write {memory_path(self.path)} ({error.strerror or error}): the next "
                 "run will not know which run this file reports",
             )
-        return ()
+        return warnings
 
 
 class StdoutOutput:
@@ -103,7 +104,7 @@ class StdoutOutput:
 
     name = "standard output"
 
-    def claim(self) -> AbstractContextManager[None]:
+    def claim(self) -> AbstractContextManager[object]:
         return contextlib.nullcontext()
 
     def carried_forward(self, now: float) -> Carried:
@@ -124,9 +125,19 @@ class StdoutOutput:
 
 
 @contextlib.contextmanager
-def claimed(outputs: tuple[Output, ...]) -> Iterator[None]:
-    """Every output claimed, in order; released in reverse order."""
+def claimed(
+    outputs: tuple[Output, ...],
+) -> Iterator[tuple[tuple[Output, ...], tuple[OutputUnwritable, ...]]]:
+    """Claim every output, in order (released in reverse order).  Yields the outputs held and
+    why the others could not be: one output that cannot be claimed does not stop the rest."""
     with contextlib.ExitStack() as stack:
+        held: list[Output] = []
+        failed: list[OutputUnwritable] = []
         for output in outputs:
-            stack.enter_context(output.claim())
-        yield
+            try:
+                stack.enter_context(output.claim())
+            except OutputUnwritable as error:
+                failed.append(error)
+            else:
+                held.append(output)
+        yield tuple(held), tuple(failed)

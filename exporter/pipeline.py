@@ -60,31 +60,41 @@ def publish(
 ) -> Publication:
     """Report `reading` to every output.  Never raises for a problem of the log or an output:
     both are in the result."""
-    targets = tuple(outputs)
+    with claimed(tuple(outputs)) as (held, unclaimed):
+        return _publish_claimed(reading, options, held, unclaimed, now)
+
+
+def _publish_claimed(
+    reading: LogReading,
+    options: PublishOptions,
+    targets: tuple[Output, ...],
+    unclaimed: tuple[OutputUnwritable, ...],
+    now: float,
+) -> Publication:
     warnings = list(reading.warnings)
-    failed: list[OutputUnwritable] = []
-    with claimed(targets):
-        carried = [output.carried_forward(now) for output in targets]
-        previous = _merged(item.previous for item in carried)
-        memory = _merged_memory(item.memory for item in carried)
-        if memory.runs and _holds_no_run(reading):
-            return Publication((), None, tuple(warnings), (), kept_previous=True)
-        sections = report_sections(reading, previous, options, now)
-        stamped = stamp_runs(
-            sections,
-            memory,
-            previous.last_success,
-            options.labels,
-            reading.written_timestamp_seconds,
-            now,
-        )
-        warnings.extend(stamped.warnings)
-        registry = metrics_registry(log_families(stamped.sections, options.labels))
-        for output in targets:
-            try:
-                warnings.extend(output.publish(registry, stamped.memory))
-            except OutputUnwritable as error:
-                failed.append(error)
+    failed = list(unclaimed)
+    carried = [output.carried_forward(now) for output in targets]
+    warnings.extend(item.previous.warning for item in carried if item.previous.warning)
+    previous = _merged(item.previous for item in carried)
+    memory = _merged_memory(item.memory for item in carried)
+    if memory.runs and _holds_no_run(reading):
+        return Publication((), None, tuple(warnings), tuple(failed), kept_previous=True)
+    sections = report_sections(reading, previous, options, now)
+    stamped = stamp_runs(
+        sections,
+        memory,
+        previous.last_success,
+        options.labels,
+        reading.written_timestamp_seconds,
+        now,
+    )
+    warnings.extend(stamped.warnings)
+    registry = metrics_registry(log_families(stamped.sections, options.labels))
+    for output in targets:
+        try:
+            warnings.extend(output.publish(registry, stamped.memory))
+        except OutputUnwritable as error:
+            failed.append(error)
     return Publication(stamped.sections, reading.problem, tuple(warnings), tuple(failed))
 
 

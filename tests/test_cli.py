@@ -240,8 +240,12 @@ def test_unwritable_output_exits_5_and_leaves_the_old_file(where: str, tmp_path:
     assert result.exit_code == 5
     assert "the previous file is untouched" in result.stderr
     assert prom.read_bytes() == before
-    # the metrics file, and the memory of the run it reports (see exporter.run_memory)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".restic.prom.runs.json", "restic.prom"]
+    # the metrics file, its writers' lock and the memory of the run it reports; no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".restic.prom.lock",
+        ".restic.prom.runs.json",
+        "restic.prom",
+    ]
 
 
 def test_summary_line_on_stderr_names_the_outcome(tmp_path: Path) -> None:
