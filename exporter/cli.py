@@ -130,6 +130,14 @@ def parse(
     elif log is None:
         raise typer.BadParameter("give LOG (a file, or - for stdin) or --journal", param_hint="LOG")
     target = None if output == "-" else Path(output)
+    if target is not None and not log.startswith(JOURNAL_PREFIX) and log != "-":
+        from exporter.paths import same_file
+
+        if same_file(Path(log), target):
+            raise typer.BadParameter(
+                f"{output} is the log itself: writing metrics there would destroy it",
+                param_hint="--output",
+            )
     if target is not None and not target.name.endswith(".prom"):
         _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
     from exporter.outputs import Output, StdoutOutput, TextfileOutput
@@ -284,20 +292,28 @@ def _warn_about_target_labels(labels: dict[str, str]) -> None:
 
 
 def parse_exit_code(value: str | None) -> int | None:
-    """``3`` -> 3; a signal name as systemd's $EXIT_STATUS gives it (``TERM``) -> 128 + 15."""
+    """``3`` -> 3; a signal name as systemd's $EXIT_STATUS gives it (``TERM``, ``SIGKILL``,
+    ``RTMIN+3``) -> 128 + its number, as a shell reports a death by that signal."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     if re.fullmatch(r"[0-9]{1,3}", text) and int(text) <= 255:
         return int(text)
     name = text.upper().removeprefix("SIG")
-    try:
-        return 128 + signal.Signals[f"SIG{name}"].value
-    except KeyError:
+    number: int | None = None
+    if realtime := re.fullmatch(r"RT(MIN|MAX)(?:([+-])([0-9]{1,2}))?", name):
+        base = signal.SIGRTMIN if realtime[1] == "MIN" else signal.SIGRTMAX
+        offset = int(realtime[3] or 0) * (-1 if realtime[2] == "-" else 1)
+        if signal.SIGRTMIN <= base + offset <= signal.SIGRTMAX:
+            number = base + offset
+    elif f"SIG{name}" in signal.Signals.__members__:
+        number = signal.Signals[f"SIG{name}"].value
+    if number is None:
         raise typer.BadParameter(
             f"{value!r} is neither an exit code (0-255) nor a signal name",
             param_hint="--exit-code / $EXIT_STATUS",
-        ) from None
+        )
+    return 128 + number
 
 
 def _summary(result: Publication) -> str:

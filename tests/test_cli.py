@@ -124,6 +124,8 @@ def test_a_label_given_twice_is_a_usage_error() -> None:
         ([], {"EXIT_STATUS": "1"}, 1, 0),
         ([], {"EXIT_STATUS": "TERM"}, 143, 0),  # systemd gives a signal's name when killed
         ([], {"EXIT_STATUS": "SIGKILL"}, 137, 0),
+        ([], {"EXIT_STATUS": "RTMIN+3"}, 128 + 34 + 3, 0),  # systemd names realtime signals so
+        ([], {"EXIT_STATUS": "SIGRTMAX-1"}, 128 + 64 - 1, 0),
     ],
 )
 def test_exit_code_from_option_or_systemd(
@@ -135,11 +137,32 @@ def test_exit_code_from_option_or_systemd(
     assert value(result.stdout, "restic_backup_success") == success
 
 
-@pytest.mark.parametrize("bad", ["256", "-1", "FOO", "3.5"])
+@pytest.mark.parametrize("bad", ["256", "-1", "FOO", "3.5", "RTMIN+99", "RTMAX+1", "SIG_DFL"])
 def test_bad_exit_code_is_a_usage_error(bad: str) -> None:
     result = invoke(str(GOOD_LOG), f"--exit-code={bad}")
     assert result.exit_code == 2
     assert "neither an exit code" in result.stderr
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "dotdot", "link"])
+def test_the_log_is_never_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    """``parse home.log -o home.log`` would replace the user's log with metrics."""
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "home.log"
+    log.write_bytes(GOOD_LOG.read_bytes())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "alias.log").symlink_to(log)
+    output = {
+        "same": str(log),
+        "relative": "home.log",
+        "dotdot": "sub/../home.log",
+        "link": str(tmp_path / "alias.log"),
+    }[spelling]
+    result = invoke(str(log), "-o", output)
+    assert result.exit_code == 2 and "is the log itself" in result.stderr
+    assert log.read_bytes() == GOOD_LOG.read_bytes()
 
 
 def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, int, str]]:
