@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from parsers.commands import NAMES
+
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -114,7 +116,7 @@ BACKUP_STARTED = MetricSpec(
 )
 
 
-# --- forget, prune, check, stats: for each command the log holds --------------------------------
+# --- every other command (forget, prune, check, stats): for each one the log holds -----------
 
 
 def _success(command: str) -> MetricSpec:
@@ -131,8 +133,9 @@ def _last_run(command: str) -> MetricSpec:
     )
 
 
-COMMAND_SUCCESS = {c: _success(c) for c in ("forget", "prune", "check", "stats")}
-COMMAND_LAST_RUN = {c: _last_run(c) for c in ("forget", "prune", "check", "stats")}
+# Every command after backup (which has metrics of its own above), as parsers.commands lists them.
+COMMAND_SUCCESS = {name: _success(name) for name in NAMES if name != "backup"}
+COMMAND_LAST_RUN = {name: _last_run(name) for name in NAMES if name != "backup"}
 
 FORGET_SNAPSHOTS = MetricSpec(
     "restic_forget_snapshots",

@@ -35,8 +35,9 @@ class _Families:
         self, spec: MetricSpec, counts: StateCounts | None, labels: Mapping[str, str]
     ) -> None:
         if counts is not None:
-            for state in ("new", "changed", "unmodified"):
-                self.add(spec, getattr(counts, state), labels, state=state)
+            self.add(spec, counts.new, labels, state="new")
+            self.add(spec, counts.changed, labels, state="changed")
+            self.add(spec, counts.unmodified, labels, state="unmodified")
 
     def families(self) -> list[Metric]:
         return list(self._families.values())
@@ -95,9 +96,15 @@ def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -
         out.add(catalogue.FORGET_SNAPSHOTS, run.kept_snapshots, labels, action="keep")
         out.add(catalogue.FORGET_SNAPSHOTS, run.removed_snapshots, labels, action="remove")
     elif isinstance(run, PruneRun):
-        for action in ("repack", "remove", "delete", "total_prune", "remaining"):
-            out.add(catalogue.PRUNE_BLOBS, getattr(run, f"{action}_blobs"), labels, action=action)
-            out.add(catalogue.PRUNE_BYTES, getattr(run, f"{action}_bytes"), labels, action=action)
+        for action, blobs, size in (
+            ("repack", run.repack_blobs, run.repack_bytes),
+            ("remove", run.remove_blobs, run.remove_bytes),
+            ("delete", run.delete_blobs, run.delete_bytes),
+            ("total_prune", run.total_prune_blobs, run.total_prune_bytes),
+            ("remaining", run.remaining_blobs, run.remaining_bytes),
+        ):
+            out.add(catalogue.PRUNE_BLOBS, blobs, labels, action=action)
+            out.add(catalogue.PRUNE_BYTES, size, labels, action=action)
         out.add(catalogue.PRUNE_UNUSED_AFTER, run.unused_bytes_after_prune, labels)
     elif isinstance(run, CheckRun):
         if run.complete:

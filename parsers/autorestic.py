@@ -28,12 +28,17 @@ sees the line.  Events: AutoresticStart (``Using config:``), LocationHeader, Bac
 ForgetLocationHeader, ForgetBackendHeader, LocationDone, SectionEnd (hooks and copies, whose
 output is not restic's), ErrorBlock, ExitStatus, FinalError (``Error: N errors were found``),
 AutoresticOther (the rest of autorestic's own lines).
+
+`Session` keeps autorestic's state while a log is read: which location x backend restic's lines
+belong to, and what autorestic said about each pair.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 # "Using config: \t /etc/autorestic/.autorestic.yml", "Using env:\t /x", "Using lock:\t /y"
 USING = re.compile(r"^Using (?P<what>config|config paths|env|lock):\s")
@@ -169,3 +174,119 @@ def parse_line(line: str) -> AutoresticEvent | None:
     if match := ERROR_BLOCK.match(line):
         return ErrorBlock(match["location"], match["backend"])
     return None
+
+
+# --- the session: where in autorestic's log the reader is -----------------------------------------
+
+SectionT = TypeVar("SectionT")
+Pair = tuple[str, str]
+"""A location and a backend."""
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What autorestic itself said about one location x backend in its latest run."""
+
+    failed: bool
+    """autorestic listed the pair among its errors."""
+    exit_code: int | None
+    finished: bool
+    """The run got to its end: a pair it lists no error for succeeded."""
+    backup: bool
+    """autorestic started a backup of the pair."""
+
+
+class Session(Generic[SectionT]):
+    """autorestic's state while its log is read: the location x backend whose section the lines
+    are in, the error blocks, whether the run finished.  A section is whatever `new_section`
+    makes (the router's reader of restic's lines).  Only the latest autorestic run is kept: a
+    ``Using config:`` line, or a location seen before, starts a new one."""
+
+    def __init__(self, new_section: Callable[[], SectionT]) -> None:
+        self._new_section = new_section
+        self.active = False
+        """The log is autorestic's (one of its `MARKERS` was read)."""
+        self.runs = 0
+        self.run_line = 0
+        """The line the latest autorestic run started at."""
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sections: dict[Pair, SectionT] = {}
+        self._locations: list[str] = []
+        self._finished = False
+        self._failed: dict[Pair, int | None] = {}
+        self._location: str | None = None
+        self._current: Pair | None = None
+        self._error_block: Pair | None = None
+        self._backing_up = False
+        self._backups: set[Pair] = set()
+
+    def claims(self, event: AutoresticEvent | None) -> bool:
+        """The line of `event` is autorestic's own, not restic's."""
+        return isinstance(event, MARKERS) or (self.active and event is not None)
+
+    def feed(self, event: AutoresticEvent | None, line_number: int) -> None:
+        """One of autorestic's own lines."""
+        starts_run = isinstance(event, AutoresticStart) or (
+            isinstance(event, LocationHeader) and event.location in self._locations
+        )
+        if not self.active or starts_run:
+            self.active = True
+            self.runs += 1
+            self.run_line = line_number
+            self._reset()
+        if isinstance(event, ExitStatus):
+            if self._error_block is not None:
+                self._failed[self._error_block] = event.code
+            return
+        self._error_block = None
+        if isinstance(event, LocationHeader | ForgetLocationHeader):
+            self._backing_up = isinstance(event, LocationHeader)
+            self._finished = False
+            self._location = event.location
+            self._current = None
+            if event.location not in self._locations:
+                self._locations.append(event.location)
+        elif isinstance(event, BackendHeader | ForgetBackendHeader):
+            if self._location is not None:
+                self._current = (self._location, event.backend)
+                self._section(self._current)
+                if self._backing_up:
+                    self._backups.add(self._current)
+        elif isinstance(event, LocationDone | FinalError):
+            self._finished = True
+            self._current = None
+        elif isinstance(event, SectionEnd):
+            self._current = None
+        elif isinstance(event, ErrorBlock):
+            key = (event.location, event.backend)
+            self._error_block = key
+            self._failed[key] = None
+            self._backups.add(key)
+            self._section(key)
+
+    def section_of(self, text: str) -> SectionT | None:
+        """The section a line of restic's belongs to; None when it is no section's (restic's
+        stderr repeated in an error block: it was shown in its section already)."""
+        if self._error_block is not None:
+            if not text.strip():
+                self._error_block = None
+            return None
+        if self._current is None:
+            return None
+        return self._section(self._current)
+
+    def state(self, pair: Pair) -> PairState:
+        return PairState(
+            failed=pair in self._failed,
+            exit_code=self._failed.get(pair),
+            finished=self._finished,
+            backup=pair in self._backups,
+        )
+
+    def _section(self, pair: Pair) -> SectionT:
+        section = self.sections.get(pair)
+        if section is None:
+            section = self.sections[pair] = self._new_section()
+        return section

@@ -20,9 +20,11 @@ A log to which many runs were appended reports the latest.  A new run starts whe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import assert_never
 
 from parsers import restic_json, restic_text
+from parsers.command import Command, CommandReader, freeze_into
 from parsers.records import (
     Added,
     BackupLog,
@@ -37,6 +39,7 @@ from parsers.records import (
     Preamble,
     Processed,
     Progress,
+    ScanFinished,
     SnapshotSaved,
     SnapshotSkipped,
     SourceMissing,
@@ -58,23 +61,148 @@ def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     return restic_text.parse_line(line, line_number)
 
 
+@dataclass(slots=True)
+class BackupDraft:
+    """A BackupRun while it is read (a frozen copy per line would cost more than the parse)."""
+
+    first_line: int
+    last_line: int
+    complete: bool = False
+    dry_run: bool = False
+    snapshot_id: str | None = None
+    snapshot_skipped: bool = False
+    files: StateCounts | None = None
+    dirs: StateCounts | None = None
+    data_blobs: int | None = None
+    tree_blobs: int | None = None
+    added_bytes: int | None = None
+    stored_bytes: int | None = None
+    processed_files: int | None = None
+    processed_bytes: int | None = None
+    duration_seconds: float | None = None
+    errors: int = 0
+    source_read_warning: bool = False
+    fatal_message: str | None = None
+    interrupted: bool = False
+    exit_code: int | None = None
+    started_timestamp_seconds: float | None = None
+    ended_timestamp_seconds: float | None = None
+    progress: Progress | None = None
+    seen: set[tuple[type, str]] = field(default_factory=set)
+    """The lines a run prints once that were read (see `_once_key`)."""
+    in_body: bool = False
+    """A line after backup's start-up was read."""
+
+    @classmethod
+    def starting_at(cls, line_number: int) -> BackupDraft:
+        return cls(first_line=line_number, last_line=line_number)
+
+    @property
+    def ended(self) -> bool:
+        return self.complete
+
+    def freeze(self) -> BackupRun:
+        return freeze_into(BackupRun, self)
+
+
+def starts_new_run(run: BackupDraft, event: Event) -> bool:
+    if isinstance(event, Progress) and _went_back(run.progress, event):
+        return True  # the previous run died without a word (killed): this is another one
+    if isinstance(event, _STARTUP):
+        return run.in_body or run.complete
+    if _once_key(event) in run.seen:
+        return True
+    if not run.complete:
+        return False
+    if isinstance(event, _TRAILERS):
+        return False
+    interrupted_without_fatal = run.interrupted and run.fatal_message is None
+    return not (isinstance(event, Fatal) and interrupted_without_fatal)
+
+
+def fold(run: BackupDraft, event: Event) -> None:
+    """Write what `event` says into the run being read."""
+    if not isinstance(event, _STARTUP):
+        run.in_body = True
+    if isinstance(event, _ONCE_PER_RUN):
+        run.seen.add(_once_key(event))
+    if isinstance(event, Progress):
+        run.progress = event
+    elif isinstance(event, ItemCounts):
+        counts = StateCounts(event.new, event.changed, event.unmodified)
+        if event.kind == "files":
+            run.files = counts
+        else:
+            run.dirs = counts
+    elif isinstance(event, BlobCounts):
+        if event.kind == "data":
+            run.data_blobs = event.new
+        else:
+            run.tree_blobs = event.new
+    elif isinstance(event, Added):
+        run.added_bytes = event.added_bytes
+        run.stored_bytes = event.stored_bytes
+        run.dry_run = event.dry_run
+    elif isinstance(event, Processed):
+        run.processed_files = event.files
+        run.processed_bytes = event.bytes
+        run.duration_seconds = event.duration_seconds
+        run.complete = True
+        run.exit_code = _exit_code(run, 0)
+    elif isinstance(event, SnapshotSaved):
+        run.snapshot_id = event.snapshot_id
+    elif isinstance(event, SnapshotSkipped):
+        run.snapshot_skipped = True
+    elif isinstance(event, ItemError | SourceMissing):
+        run.errors += 1
+    elif isinstance(event, SourceReadWarning):
+        run.source_read_warning = True
+        run.exit_code = _exit_code(run, 3)
+    elif isinstance(event, Fatal):
+        run.fatal_message = event.message
+        run.complete = True
+        run.exit_code = 130 if run.interrupted and not event.exact_exit_code else event.exit_code
+    elif isinstance(event, Interrupted):
+        run.interrupted = True
+        run.complete = True
+        run.exit_code = 130
+    elif isinstance(event, BackupTimes):
+        run.started_timestamp_seconds = event.started_timestamp_seconds
+        run.ended_timestamp_seconds = event.ended_timestamp_seconds
+    elif isinstance(event, Preamble | ScanFinished):
+        pass  # they only mark where a run starts and that it is under way
+    else:
+        assert_never(event)
+
+
+COMMAND = Command(
+    name="backup",
+    record=BackupRun,
+    # the router hands JSON messages to parse_json: parse_line gets the text lines
+    candidate=restic_text.ROUTER_CANDIDATE,
+    parse_line=restic_text.parse_candidate,
+    new_draft=BackupDraft.starting_at,
+    fold=fold,
+    starts_new_run=starts_new_run,
+    json_messages=restic_json.JSON_MESSAGES,
+    parse_json=restic_json.parse_message,
+)
+
+
 class BackupLogParser:
     """Feed it lines in order; ask it for the latest run at any point."""
 
     def __init__(self) -> None:
-        self._run: _RunBuilder | None = None
-        self._previous_complete: BackupRun | None = None
-        self.runs = 0
+        self._reader = CommandReader(COMMAND)
         self.lines = 0
+
+    @property
+    def runs(self) -> int:
+        return self._reader.runs
 
     def feed(self, line: str) -> None:
         self.lines += 1
-        self.feed_events(parse_line(line, self.lines), self.lines)
-
-    def feed_events(self, events: Iterable[Event], line_number: int) -> None:
-        """Events of a line parsed elsewhere (a log that mixes commands routes them here)."""
-        for event in events:
-            self._apply(event, line_number)
+        self._reader.feed(parse_line(line, self.lines), self.lines)
 
     def feed_all(self, lines: Iterable[str]) -> BackupLog:
         for line in lines:
@@ -83,64 +211,16 @@ class BackupLogParser:
 
     def result(self) -> BackupLog:
         return BackupLog(
-            latest_run=self._run.build() if self._run is not None else None,
+            latest_run=self._reader.latest(),
             runs=self.runs,
             lines=self.lines,
-            previous_complete_run=self._previous_complete,
+            previous_complete_run=self._reader.previous_complete,
         )
-
-    def _apply(self, event: Event, line_number: int) -> None:
-        if self._run is None or self._run.starts_new_run(event):
-            if self._run is not None and self._run.complete:
-                self._previous_complete = self._run.build()
-            self._run = _RunBuilder(first_line=line_number)
-            self.runs += 1
-        self._run.apply(event, line_number)
 
 
 def parse_backup_log(lines: Iterable[str]) -> BackupLog:
     """Parse a whole log (an iterable of lines, consumed once) into its latest run."""
     return BackupLogParser().feed_all(lines)
-
-
-class _RunBuilder:
-    """Mutable while the run is read (a frozen copy per line would cost more than the parse);
-    frozen into a BackupRun on request."""
-
-    def __init__(self, first_line: int) -> None:
-        self.fields: dict[str, Any] = {"first_line": first_line, "last_line": first_line}
-        self.seen: set[tuple[type, str]] = set()
-        self.in_body = False
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.fields.get("complete"))
-
-    def starts_new_run(self, event: Event) -> bool:
-        if isinstance(event, Progress) and _went_back(self.fields.get("progress"), event):
-            return True  # the previous run died without a word (killed): this is another one
-        if isinstance(event, _STARTUP):
-            return self.in_body or self.complete
-        if _once_key(event) in self.seen:
-            return True
-        if not self.complete:
-            return False
-        if isinstance(event, _TRAILERS):
-            return False
-        fields = self.fields
-        interrupted_without_fatal = fields.get("interrupted") and "fatal_message" not in fields
-        return not (isinstance(event, Fatal) and interrupted_without_fatal)
-
-    def apply(self, event: Event, line_number: int) -> None:
-        if not isinstance(event, _STARTUP):
-            self.in_body = True
-        if isinstance(event, _ONCE_PER_RUN):
-            self.seen.add(_once_key(event))
-        _fold(self.fields, event)
-        self.fields["last_line"] = line_number
-
-    def build(self) -> BackupRun:
-        return BackupRun(**{"complete": False, **self.fields})
 
 
 def _went_back(previous: Progress | None, latest: Progress) -> bool:
@@ -160,52 +240,7 @@ def _once_key(event: Event) -> tuple[type, str]:
     return (type(event), "")
 
 
-def _fold(run: dict[str, Any], event: Event) -> None:
-    """Write what `event` says into the fields of the run being read."""
-    if isinstance(event, Progress):
-        run["progress"] = event
-    elif isinstance(event, ItemCounts):
-        run[event.kind] = StateCounts(event.new, event.changed, event.unmodified)
-    elif isinstance(event, BlobCounts):
-        run[f"{event.kind}_blobs"] = event.new
-    elif isinstance(event, Added):
-        run.update(
-            added_bytes=event.added_bytes, stored_bytes=event.stored_bytes, dry_run=event.dry_run
-        )
-    elif isinstance(event, Processed):
-        run.update(
-            processed_files=event.files,
-            processed_bytes=event.bytes,
-            duration_seconds=event.duration_seconds,
-            complete=True,
-            exit_code=_exit_code(run, 0),
-        )
-    elif isinstance(event, SnapshotSaved):
-        run["snapshot_id"] = event.snapshot_id
-    elif isinstance(event, SnapshotSkipped):
-        run["snapshot_skipped"] = True
-    elif isinstance(event, ItemError | SourceMissing):
-        run["errors"] = run.get("errors", 0) + 1
-    elif isinstance(event, SourceReadWarning):
-        run.update(source_read_warning=True, exit_code=_exit_code(run, 3))
-    elif isinstance(event, Fatal):
-        run.update(
-            fatal_message=event.message,
-            complete=True,
-            exit_code=130
-            if run.get("interrupted") and not event.exact_exit_code
-            else event.exit_code,
-        )
-    elif isinstance(event, Interrupted):
-        run.update(interrupted=True, complete=True, exit_code=130)
-    elif isinstance(event, BackupTimes):
-        run.update(
-            started_timestamp_seconds=event.started_timestamp_seconds,
-            ended_timestamp_seconds=event.ended_timestamp_seconds,
-        )
-
-
-def _exit_code(run: dict[str, Any], code: int) -> int:
+def _exit_code(run: BackupDraft, code: int) -> int:
     """The larger claim wins: a warning's 3 is not undone by the summary that precedes it."""
-    known: int | None = run.get("exit_code")
+    known = run.exit_code
     return code if known is None else max(known, code)

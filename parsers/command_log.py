@@ -1,4 +1,5 @@
-"""The latest run of one restic command (forget, prune, check, stats), tracked through a log.
+"""What the runs of forget, prune, check and stats share: their draft's common fields, and when a
+line starts a new run.
 
 A command module's events are marked with what they mean for run boundaries:
 
@@ -15,9 +16,11 @@ A command module's events are marked with what they mean for run boundaries:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Self, TypeVar
 
-from parsers.records import CommandRun, Fatal, ItemError
+from parsers.command import SharedEvent
+from parsers.records import Fatal, ItemError
 
 
 class StartLine:
@@ -40,59 +43,62 @@ class WholeRun:
     __slots__ = ()
 
 
-RunT = TypeVar("RunT", bound=CommandRun)
-Fold = Callable[[dict[str, Any], object], None]
+@dataclass(slots=True)
+class CommandDraft:
+    """The fields of `parsers.records.CommandRun` while the run is read, and where it is."""
+
+    first_line: int
+    last_line: int
+    complete: bool = False
+    errors: int = 0
+    fatal_message: str | None = None
+    exit_code: int | None = None
+    in_body: bool = False
+    """A line after the command's first lines was read."""
+    ended: bool = False
+
+    @classmethod
+    def starting_at(cls, line_number: int) -> Self:
+        return cls(first_line=line_number, last_line=line_number)
 
 
-class CommandTracker(Generic[RunT]):
-    """Folds one command's events into the fields of its latest run; builds the record on demand."""
+DraftT = TypeVar("DraftT", bound=CommandDraft)
+EventT = TypeVar("EventT")
 
-    def __init__(self, record: type[RunT], fold: Fold) -> None:
-        self._record = record
-        self._fold = fold
-        self._fields: dict[str, Any] | None = None
-        self._in_body = False
-        self._ended = False
-        self.runs = 0
 
-    @property
-    def ended(self) -> bool:
-        return self._ended
+def starts_new_run(draft: CommandDraft, event: object) -> bool:
+    """Run boundaries by the marker classes above (the draft is the run being read)."""
+    if isinstance(event, WholeRun):
+        return True
+    if isinstance(event, StartLine):
+        return draft.in_body or draft.ended
+    if isinstance(event, TrailerLine):
+        return False
+    if isinstance(event, Fatal):  # check --json's exit_error follows its summary
+        return draft.fatal_message is not None
+    return draft.ended
 
-    def feed(self, event: object, line_number: int) -> None:
-        if self._starts_new_run(event):
-            self.runs += 1
-            self._fields = {"first_line": line_number}
-            self._in_body = False
-            self._ended = False
-        fields = self._fields
-        assert fields is not None
-        fields["last_line"] = line_number
+
+def folding(
+    fold: Callable[[DraftT, EventT | SharedEvent], None],
+) -> Callable[[DraftT, EventT | SharedEvent], None]:
+    """A command's own `fold`, wrapped in what every command's run does with an event: a Fatal
+    ends it, an ItemError counts, an end marker ends and completes it."""
+
+    def fold_event(draft: DraftT, event: EventT | SharedEvent) -> None:
         if isinstance(event, Fatal):
-            fields.update(fatal_message=event.message, exit_code=event.exit_code, complete=True)
-            self._ended = True
+            draft.fatal_message = event.message
+            draft.exit_code = event.exit_code
+            draft.complete = True
+            draft.ended = True
             return
         if isinstance(event, ItemError):
-            fields["errors"] = fields.get("errors", 0) + 1
-        self._fold(fields, event)
+            draft.errors += 1
+        fold(draft, event)
         if not isinstance(event, StartLine):
-            self._in_body = True
+            draft.in_body = True
         if isinstance(event, EndLine | WholeRun):
-            self._ended = True
-            fields.setdefault("complete", True)
+            draft.ended = True
+            draft.complete = True
 
-    def latest(self) -> RunT | None:
-        if self._fields is None:
-            return None
-        return self._record(**self._fields)
-
-    def _starts_new_run(self, event: object) -> bool:
-        if self._fields is None or isinstance(event, WholeRun):
-            return True
-        if isinstance(event, StartLine):
-            return self._in_body or self._ended
-        if isinstance(event, TrailerLine):
-            return False
-        if isinstance(event, Fatal):  # check --json's exit_error follows its summary
-            return "fatal_message" in self._fields
-        return self._ended
+    return fold_event

@@ -2,10 +2,15 @@
 order (a backup script's ``backup; forget --prune; check``), or an autorestic log of several
 locations and backends.  Nothing is configured: both are detected line by line.
 
-Each line goes to the command that prints it.  Lines every command may print (``Fatal: ...``,
-``error: ...``, the interruption) belong to the command at work: the last one that printed a
-line, if its run has not ended; otherwise to ``backup``.  ``Fatal: repository contains errors``
-is always check's.
+Each line goes to the command that prints it, as ``parsers.commands.COMMANDS`` declares them:
+the first command whose candidate pattern the line passes and whose parser finds events in it.
+A ``--json`` message goes to the command that declares its kind (``Command.json_messages``); a
+message no command declares (another command's, such as restore's) is nobody's.
+
+Lines every command may print (``Fatal: ...``, ``error: ...``, the interruption) are read by the
+first command (backup) and belong to the command at work: the last one that printed a line, if
+it claims shared lines and its run has not ended; otherwise to backup.  A ``Fatal:`` that a
+command always claims (check's ``repository contains errors``) is that command's.
 
 An autorestic log is split into sections by its headers (``parsers.autorestic``); each location x
 backend section is parsed as a log of its own.  Only the latest autorestic run counts: a
@@ -14,39 +19,29 @@ backend section is parsed as a log of its own.  Only the latest autorestic run c
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from parsers import autorestic, restic_check, restic_forget, restic_prune, restic_stats
-from parsers.backup_log import BackupLogParser
-from parsers.backup_log import parse_line as parse_backup_line
-from parsers.command_log import CommandTracker
+from parsers import autorestic
+from parsers.command import SHARED_EVENTS, CommandReader, JsonMessage, SharedEvent
+from parsers.commands import COMMANDS
+from parsers.lines import load_json
 from parsers.records import (
     BackupRun,
     CheckRun,
     CommandRun,
     Fatal,
     ForgetRun,
-    Interrupted,
-    ItemError,
     LineError,
     PruneRun,
     StatsRun,
 )
+from parsers.restic_json import looks_like_json
 from parsers.restic_text import ANSI_ESCAPE
 
-_SHARED_EVENTS = (Fatal, ItemError, Interrupted)
-_ANY_COMMAND = re.compile(
-    "|".join(
-        f"(?:{module.CANDIDATE.pattern})"
-        for module in (restic_forget, restic_prune, restic_check, restic_stats)
-    )
-)
-_CHECK_FAILED = "repository contains errors"
-# The commands that take a shared line while they run.  Not forget: it has no closing line, so
-# a "Fatal:" after its tables is the next command's (a backup that fails to open the repository).
-_SHARING = ("prune", "check", "stats")
+_RunT = TypeVar("_RunT", bound=BackupRun | CommandRun)
+Run = BackupRun | CommandRun
 
 
 @dataclass(frozen=True)
@@ -55,13 +50,10 @@ class Section:
 
     location: str | None = None
     backend: str | None = None
-    backup: BackupRun | None = None
+    runs: Mapping[str, Run] = field(default_factory=dict)
+    """The latest run of each command that ran, by name, in the order of COMMANDS."""
     backup_before: BackupRun | None = None
     """The latest backup run before `backup` that reached its end."""
-    forget: ForgetRun | None = None
-    prune: PruneRun | None = None
-    check: CheckRun | None = None
-    stats: StatsRun | None = None
     last_command: str | None = None
     """The command whose run printed the section's last recognised line."""
     autorestic_failed: bool = False
@@ -74,16 +66,33 @@ class Section:
     """autorestic started a backup of this location to this backend."""
 
     @property
-    def commands(self) -> dict[str, BackupRun | CommandRun]:
+    def commands(self) -> dict[str, Run]:
         """The commands that ran, by name, in the order restic's scripts run them."""
-        runs: dict[str, BackupRun | CommandRun | None] = {
-            "backup": self.backup,
-            "forget": self.forget,
-            "prune": self.prune,
-            "check": self.check,
-            "stats": self.stats,
-        }
-        return {name: run for name, run in runs.items() if run is not None}
+        return dict(self.runs)
+
+    @property
+    def backup(self) -> BackupRun | None:
+        return self._run("backup", BackupRun)
+
+    @property
+    def forget(self) -> ForgetRun | None:
+        return self._run("forget", ForgetRun)
+
+    @property
+    def prune(self) -> PruneRun | None:
+        return self._run("prune", PruneRun)
+
+    @property
+    def check(self) -> CheckRun | None:
+        return self._run("check", CheckRun)
+
+    @property
+    def stats(self) -> StatsRun | None:
+        return self._run("stats", StatsRun)
+
+    def _run(self, name: str, record: type[_RunT]) -> _RunT | None:
+        run = self.runs.get(name)
+        return run if isinstance(run, record) else None
 
 
 @dataclass(frozen=True)
@@ -94,84 +103,95 @@ class ParsedLog:
 
 
 class _SectionParser:
+    """One reader per command of COMMANDS, and which of them is at work."""
+
     def __init__(self) -> None:
-        self.backup = BackupLogParser()
-        self.forget = CommandTracker(ForgetRun, restic_forget.fold)
-        self.prune = CommandTracker(PruneRun, restic_prune.fold)
-        self.check = CommandTracker(CheckRun, restic_check.fold)
-        self.stats = CommandTracker(StatsRun, restic_stats.fold)
-        self._trackers: dict[
-            str,
-            CommandTracker[ForgetRun]
-            | CommandTracker[PruneRun]
-            | CommandTracker[CheckRun]
-            | CommandTracker[StatsRun],
-        ] = {
-            "forget": self.forget,
-            "prune": self.prune,
-            "check": self.check,
-            "stats": self.stats,
+        self._readers: tuple[CommandReader[Any, Any, Any], ...] = tuple(
+            CommandReader(command) for command in COMMANDS
+        )
+        self._default = self._readers[0]
+        # message_type -> the kinds of message of that type and whose each is, in COMMANDS order
+        self._json_kinds: dict[str, list[tuple[JsonMessage, CommandReader[Any, Any, Any]]]] = {}
+        for reader in self._readers:
+            for kind in reader.command.json_messages:
+                self._json_kinds.setdefault(kind.message_type, []).append((kind, reader))
+        self._fatal_owners = {
+            message: reader for reader in self._readers for message in reader.command.claims_fatal
         }
-        self._modules = {
-            "forget": (restic_forget.CANDIDATE, restic_forget.parse_line),
-            "prune": (restic_prune.CANDIDATE, restic_prune.parse_line),
-            "check": (restic_check.CANDIDATE, restic_check.parse_line),
-            "stats": (restic_stats.CANDIDATE, restic_stats.parse_line),
-        }
-        self.active: str | None = None
+        self._active: CommandReader[Any, Any, Any] | None = None
 
     def feed(self, line: str, line_number: int) -> None:
         """Route one line to the command that printed it, if any did."""
-        events = parse_backup_line(line, line_number)
-        if events:
-            self._route_backup_events(events, line_number)
+        if looks_like_json(line):
+            message = load_json(line)
+            if isinstance(message, dict) and "message_type" in message:
+                self._feed_json(message, line, line_number)
+                return
+        # Most lines (file names under status lines, tables, -vv items) pass no candidate test.
+        for reader in self._readers:
+            if reader.candidate(line):
+                events = reader.parse_line(line, line_number)
+                if events:
+                    self._route(reader, events, line_number)
+                    return
+
+    def _feed_json(self, message: dict[str, Any], line: str, line_number: int) -> None:
+        message_type = message["message_type"]
+        if not isinstance(message_type, str):
             return
-        if not _ANY_COMMAND.match(line):
-            return  # most lines: file names under status lines, tables, -vv items
-        for name, (candidate, parse) in self._modules.items():
-            if not candidate.match(line):
-                continue
-            command_events = parse(line, line_number)
-            if command_events:
-                for event in command_events:
-                    self._trackers[name].feed(event, line_number)
-                self.active = name
+        for kind, reader in self._json_kinds.get(message_type, ()):
+            if kind.keys_match(message):
+                events = reader.parse_json(message, line, line_number)
+                if events:
+                    self._route(reader, events, line_number)
                 return
 
-    def _route_backup_events(self, events: tuple[object, ...], line_number: int) -> None:
-        target = "backup"
-        if all(isinstance(event, _SHARED_EVENTS) for event in events):
-            if any(isinstance(e, Fatal) and e.message == _CHECK_FAILED for e in events):
-                target = "check"
-            elif self.active in _SHARING and not self._trackers[self.active].ended:
-                target = self.active
-        if target == "backup":
-            self.backup.feed_events(events, line_number)  # type: ignore[arg-type]
-        else:
-            for event in events:
-                self._trackers[target].feed(event, line_number)
-        self.active = target
+    def _route(
+        self, reader: CommandReader[Any, Any, Any], events: tuple[Any, ...], line_number: int
+    ) -> None:
+        if reader is self._default and isinstance(events[0], SHARED_EVENTS):
+            shared = tuple(event for event in events if isinstance(event, SHARED_EVENTS))
+            if len(shared) == len(events):
+                reader = self._shared_owner(shared)
+        reader.feed(events, line_number)
+        self._active = reader
+
+    def _shared_owner(self, events: tuple[SharedEvent, ...]) -> CommandReader[Any, Any, Any]:
+        for event in events:
+            if isinstance(event, Fatal) and event.message in self._fatal_owners:
+                return self._fatal_owners[event.message]
+        active = self._active
+        if active is not None and active.command.claims_shared and not active.ended:
+            return active
+        return self._default
 
     @property
     def runs_started(self) -> int:
-        return self.backup.runs + sum(tracker.runs for tracker in self._trackers.values())
+        return sum(reader.runs for reader in self._readers)
 
-    def section(self, **autorestic_fields: object) -> Section:
-        backup = self.backup.result()
-        runs = {
-            "backup": backup.latest_run,
-            "forget": self.forget.latest(),
-            "prune": self.prune.latest(),
-            "check": self.check.latest(),
-            "stats": self.stats.latest(),
-        }
-        present = {name: run for name, run in runs.items() if run is not None}
-        last = max(present, key=lambda name: present[name].last_line) if present else None
+    def section(
+        self, pair: autorestic.Pair | None = None, state: autorestic.PairState | None = None
+    ) -> Section:
+        """The latest runs, and for autorestic's location x backend `pair` what it said."""
+        runs: dict[str, Run] = {}
+        for reader in self._readers:
+            run = reader.latest()
+            if run is not None:
+                runs[reader.command.name] = run
+        last = max(runs, key=lambda name: runs[name].last_line) if runs else None
+        backup_before = self._default.previous_complete
+        if pair is None or state is None:
+            return Section(runs=runs, backup_before=backup_before, last_command=last)
         return Section(
+            location=pair[0],
+            backend=pair[1],
+            runs=runs,
+            backup_before=backup_before,
             last_command=last,
-            backup_before=backup.previous_complete_run,
-            **runs,  # type: ignore[arg-type]
-            **autorestic_fields,  # type: ignore[arg-type]
+            autorestic_failed=state.failed,
+            autorestic_exit_code=state.exit_code,
+            autorestic_finished=state.finished,
+            autorestic_backup=state.backup,
         )
 
 
@@ -183,27 +203,13 @@ class LogParser:
         self.line_errors: list[LineError] = []
         """Lines that matched a pattern but whose values could not be converted (the first 10)."""
         self._plain = _SectionParser()
-        self._autorestic = False
-        self._autorestic_runs = 0
-        self._autorestic_run_line = 0
-        self._reset_autorestic()
-
-    def _reset_autorestic(self) -> None:
-        self._sections: dict[tuple[str, str], _SectionParser] = {}
-        self._locations: list[str] = []
-        self._finished = False
-        self._failed: dict[tuple[str, str], int | None] = {}
-        self._location: str | None = None
-        self._current: tuple[str, str] | None = None
-        self._error_block: tuple[str, str] | None = None
-        self._backing_up = False
-        self._backups: set[tuple[str, str]] = set()
+        self._autorestic = autorestic.Session(_SectionParser)
 
     @property
     def runs_started(self) -> int:
         """A count that changes whenever a run of any command (or of autorestic) begins."""
-        sections = [self._plain, *self._sections.values()]
-        return self._autorestic_runs + sum(section.runs_started for section in sections)
+        sections = [self._plain, *self._autorestic.sections.values()]
+        return self._autorestic.runs + sum(section.runs_started for section in sections)
 
     @property
     def oldest_reported_line(self) -> int:
@@ -218,8 +224,8 @@ class LogParser:
         return self._oldest_line(with_backup_before=True)
 
     def _oldest_line(self, with_backup_before: bool) -> int:
-        if self._autorestic:
-            return self._autorestic_run_line
+        if self._autorestic.active:
+            return self._autorestic.run_line
         section = self._plain.section()
         before = [section.backup_before] if with_backup_before and section.backup_before else []
         runs = [*section.commands.values(), *before]
@@ -237,76 +243,28 @@ class LogParser:
 
     def _feed(self, line: str) -> None:
         text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
+        session = self._autorestic
         event = autorestic.parse_line(text)
-        if isinstance(event, autorestic.MARKERS) or (self._autorestic and event is not None):
-            self._on_autorestic(event)
+        if session.claims(event):
+            session.feed(event, self.lines)
             return
-        if self._autorestic:
-            if self._error_block is not None:
-                if not text.strip():
-                    self._error_block = None
-                return  # restic's stderr again: it was shown in the section already
-            if self._current is not None:
-                section = self._sections.setdefault(self._current, _SectionParser())
+        if session.active:
+            section = session.section_of(text)
+            if section is not None:
                 section.feed(text, self.lines)
             return
         self._plain.feed(text, self.lines)
 
-    def _on_autorestic(self, event: autorestic.AutoresticEvent | None) -> None:
-        starts_run = isinstance(event, autorestic.AutoresticStart) or (
-            isinstance(event, autorestic.LocationHeader) and event.location in self._locations
-        )
-        if not self._autorestic or starts_run:
-            self._autorestic = True
-            self._autorestic_runs += 1
-            self._autorestic_run_line = self.lines
-            self._reset_autorestic()
-        if isinstance(event, autorestic.ExitStatus):
-            if self._error_block is not None:
-                self._failed[self._error_block] = event.code
-            return
-        self._error_block = None
-        if isinstance(event, autorestic.LocationHeader | autorestic.ForgetLocationHeader):
-            self._backing_up = isinstance(event, autorestic.LocationHeader)
-            self._finished = False
-            self._location = event.location
-            self._current = None
-            if event.location not in self._locations:
-                self._locations.append(event.location)
-        elif isinstance(event, autorestic.BackendHeader | autorestic.ForgetBackendHeader):
-            if self._location is not None:
-                self._current = (self._location, event.backend)
-                self._sections.setdefault(self._current, _SectionParser())
-                if self._backing_up:
-                    self._backups.add(self._current)
-        elif isinstance(event, autorestic.LocationDone | autorestic.FinalError):
-            self._finished = True
-            self._current = None
-        elif isinstance(event, autorestic.SectionEnd):
-            self._current = None
-        elif isinstance(event, autorestic.ErrorBlock):
-            key = (event.location, event.backend)
-            self._error_block = key
-            self._failed[key] = None
-            self._backups.add(key)
-            self._sections.setdefault(key, _SectionParser())
-
     def result(self) -> ParsedLog:
-        if not self._autorestic:
+        session = self._autorestic
+        if not session.active:
             sections: tuple[Section, ...] = (self._plain.section(),)
         else:
             sections = tuple(
-                parser.section(
-                    location=location,
-                    backend=backend,
-                    autorestic_failed=(location, backend) in self._failed,
-                    autorestic_exit_code=self._failed.get((location, backend)),
-                    autorestic_finished=self._finished,
-                    autorestic_backup=(location, backend) in self._backups,
-                )
-                for (location, backend), parser in sorted(self._sections.items())
+                parser.section(pair, session.state(pair))
+                for pair, parser in sorted(session.sections.items())
             )
-        return ParsedLog(sections, self._autorestic, self.lines)
+        return ParsedLog(sections, session.active, self.lines)
 
 
 def parse_log(lines: Iterable[str]) -> ParsedLog:

@@ -28,10 +28,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
-from parsers.command_log import BodyLine, EndLine, StartLine
+from parsers.command import Command, JsonMessage, SharedEvent, freeze_into
+from parsers.command_log import (
+    BodyLine,
+    CommandDraft,
+    EndLine,
+    StartLine,
+    folding,
+    starts_new_run,
+)
 from parsers.lines import load_json
+from parsers.records import CheckRun, Fatal, Interrupted, ItemError
 
 # "using temporary cache in /tmp/restic-check-cache-1", "create exclusive lock for repository",
 # "load indexes"
@@ -95,7 +104,19 @@ class CheckSummary(EndLine):
     num_errors: int
 
 
-def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+CheckEvent = CheckStart | CheckStep | CheckProblem | CheckPassed | CheckSummary
+
+# check --json (0.18+): its summary counts errors, its errors carry only a message (backup's carry
+# an "error" object).  Its "exit_error" is every command's: parsers.restic_json reads it.
+JSON_MESSAGES = (
+    JsonMessage("summary", having=frozenset({"num_errors"})),
+    JsonMessage("error", having=frozenset({"message"}), lacking=frozenset({"error"})),
+)
+# The Fatal that only check prints.
+CHECK_FAILED = "repository contains errors"
+
+
+def parse_line(line: str, line_number: int) -> tuple[CheckEvent, ...]:
     if line.startswith("{"):
         return _json(line)
     if START.match(line):
@@ -111,10 +132,15 @@ def parse_line(line: str, line_number: int) -> tuple[object, ...]:
     return ()
 
 
-def _json(line: str) -> tuple[object, ...]:
+def _json(line: str) -> tuple[CheckEvent, ...]:
     message = load_json(line)
     if not isinstance(message, dict):
         return ()
+    return parse_message(message, line, 0)
+
+
+def parse_message(message: dict[str, Any], line: str, line_number: int) -> tuple[CheckEvent, ...]:
+    """The events of one decoded ``check --json`` message."""
     if message.get("message_type") == "error" and isinstance(message.get("message"), str):
         return (CheckProblem(message["message"]),)
     if message.get("message_type") != "summary":
@@ -125,9 +151,37 @@ def _json(line: str) -> tuple[object, ...]:
     return (CheckSummary(errors),)
 
 
-def fold(fields: dict[str, Any], event: object) -> None:
+@dataclass(slots=True)
+class CheckDraft(CommandDraft):
+    problems: int = 0
+
+    def freeze(self) -> CheckRun:
+        return freeze_into(CheckRun, self)
+
+
+@folding
+def fold(draft: CheckDraft, event: CheckEvent | SharedEvent) -> None:
     if isinstance(event, CheckProblem):
-        fields["problems"] = fields.get("problems", 0) + 1
+        draft.problems += 1
     elif isinstance(event, CheckSummary):
         # num_errors counts what the error lines listed: the larger of the two, not the sum
-        fields["problems"] = max(fields.get("problems", 0), event.num_errors)
+        draft.problems = max(draft.problems, event.num_errors)
+    elif isinstance(event, CheckStart | CheckStep | CheckPassed | ItemError | Interrupted | Fatal):
+        pass  # boundaries and errors: `folding` keeps them
+    else:
+        assert_never(event)
+
+
+COMMAND = Command(
+    name="check",
+    record=CheckRun,
+    candidate=CANDIDATE,
+    parse_line=parse_line,
+    new_draft=CheckDraft.starting_at,
+    fold=fold,
+    starts_new_run=starts_new_run,
+    claims_shared=True,
+    claims_fatal=(CHECK_FAILED,),
+    json_messages=JSON_MESSAGES,
+    parse_json=parse_message,
+)

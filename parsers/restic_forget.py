@@ -33,11 +33,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
-from parsers.command_log import BodyLine, StartLine, WholeRun
+from parsers.command import Command, SharedEvent, freeze_into
+from parsers.command_log import (
+    BodyLine,
+    CommandDraft,
+    StartLine,
+    WholeRun,
+    folding,
+    starts_new_run,
+)
 from parsers.lines import load_json
-from parsers.records import ItemError
+from parsers.records import Fatal, ForgetRun, Interrupted, ItemError
 
 # "Applying Policy: keep 2 latest snapshots"
 POLICY = re.compile(r"^Applying Policy: (?P<policy>.+?)\s*$")
@@ -84,7 +92,10 @@ class ForgetJson(WholeRun):
     removed: int
 
 
-def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+ForgetEvent = PolicyApplied | SnapshotsListed | ForgetNote | ForgetJson | ItemError
+
+
+def parse_line(line: str, line_number: int) -> tuple[ForgetEvent, ...]:
     if line.startswith("["):
         return _json(line)
     if match := POLICY.match(line):
@@ -103,7 +114,7 @@ def parse_line(line: str, line_number: int) -> tuple[object, ...]:
     return ()
 
 
-def _json(line: str) -> tuple[object, ...]:
+def _json(line: str) -> tuple[ForgetEvent, ...]:
     groups = load_json(line)
     if not isinstance(groups, list) or not all(_is_group(group) for group in groups):
         return ()
@@ -124,15 +135,50 @@ def _is_group(group: Any) -> bool:
     )
 
 
-def fold(fields: dict[str, Any], event: object) -> None:
-    fields["complete"] = True
+@dataclass(slots=True)
+class ForgetDraft(CommandDraft):
+    kept_snapshots: int | None = None
+    removed_snapshots: int | None = None
+    dry_run: bool = False
+
+    def freeze(self) -> ForgetRun:
+        return freeze_into(ForgetRun, self)
+
+
+@folding
+def fold(draft: ForgetDraft, event: ForgetEvent | SharedEvent) -> None:
+    draft.complete = True  # forget prints no closing line: its policy line is enough
     if isinstance(event, SnapshotsListed):
-        key = "kept_snapshots" if event.action == "keep" else "removed_snapshots"
-        fields[key] = fields.get(key, 0) + event.count
-    elif isinstance(event, ForgetNote) and event.dry_run:
-        fields["dry_run"] = True
+        if event.action == "keep":
+            draft.kept_snapshots = (draft.kept_snapshots or 0) + event.count
+        else:
+            draft.removed_snapshots = (draft.removed_snapshots or 0) + event.count
+    elif isinstance(event, ForgetNote):
+        if event.dry_run:
+            draft.dry_run = True
     elif isinstance(event, ForgetJson):
-        fields.update(kept_snapshots=event.kept, removed_snapshots=event.removed)
+        draft.kept_snapshots = event.kept
+        draft.removed_snapshots = event.removed
+    elif isinstance(event, PolicyApplied | ItemError | Interrupted | Fatal):
+        pass  # the run is there (a Fatal never gets here: `folding` ends the run with it)
+    else:
+        assert_never(event)
     if isinstance(event, PolicyApplied | ForgetJson):
-        fields.setdefault("kept_snapshots", 0)
-        fields.setdefault("removed_snapshots", 0)
+        if draft.kept_snapshots is None:
+            draft.kept_snapshots = 0
+        if draft.removed_snapshots is None:
+            draft.removed_snapshots = 0
+
+
+COMMAND = Command(
+    name="forget",
+    record=ForgetRun,
+    candidate=CANDIDATE,
+    parse_line=parse_line,
+    new_draft=ForgetDraft.starting_at,
+    fold=fold,
+    starts_new_run=starts_new_run,
+    # no closing line: a "Fatal:" after its tables is the next command's (a backup that fails
+    # to open the repository)
+    claims_shared=False,
+)

@@ -26,6 +26,10 @@ Messages and the events they give:
 * ``error``: ItemError.  ``error`` is ``{}`` or a Go PathError up to 0.17.0, ``{"message": ...}``
   from 0.17.1.
 * ``exit_error`` (0.18+): code 3 gives SourceReadWarning, any other code Fatal with that code.
+  Every command prints it; like a ``Fatal:`` line, it goes to the command at work.
+
+Other commands print ``status``, ``summary`` and ``error`` messages too (``check``, ``restore``):
+`JSON_MESSAGES` says by which keys backup's are told apart, and only those are read here.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from parsers.command import JsonMessage
 from parsers.lines import load_json
 from parsers.records import (
     Added,
@@ -57,6 +62,21 @@ class _FieldError(ValueError):
     pass
 
 
+# restore --json's (0.16+) progress counters: backup's status never has them.
+_RESTORE_COUNTERS = frozenset(
+    {"files_restored", "files_skipped", "files_deleted", "bytes_restored", "bytes_skipped"}
+)
+JSON_MESSAGES = (
+    JsonMessage("status", lacking=_RESTORE_COUNTERS),
+    JsonMessage("verbose_status", lacking=_RESTORE_COUNTERS),
+    # "files_new" is in every backup summary (never omitted); check's has "num_errors"
+    JsonMessage("summary", having=frozenset({"files_new"}), lacking=frozenset({"num_errors"})),
+    # backup's errors carry an "error" object; check's only a "message"
+    JsonMessage("error", having=frozenset({"error"})),
+    JsonMessage("exit_error"),
+)
+
+
 def looks_like_json(line: str) -> bool:
     return line.lstrip().startswith("{")
 
@@ -64,8 +84,13 @@ def looks_like_json(line: str) -> bool:
 def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     """The events one JSON line gives: none for an object that is not a restic backup message."""
     message = load_json(line)
-    if not isinstance(message, dict):
+    if not isinstance(message, dict) or not any(kind.matches(message) for kind in JSON_MESSAGES):
         return ()
+    return parse_message(message, line, line_number)
+
+
+def parse_message(message: dict[str, Any], line: str, line_number: int) -> tuple[Event, ...]:
+    """The events of one decoded message that `JSON_MESSAGES` says is backup's."""
     try:
         return _events(message)
     except _FieldError as error:
@@ -78,12 +103,8 @@ def _events(message: dict[str, Any]) -> tuple[Event, ...]:
         return _verbose_status(message)
     if kind == "status":
         return (_progress(message),)
-    if kind == "summary" and "num_errors" in message:
-        return ()  # check --json's summary: parsers.restic_check reads it
     if kind == "summary":
         return _summary(message)
-    if kind == "error" and "error" not in message:
-        return ()  # check --json's (0.18+) {"message_type":"error","message":...}: restic_check
     if kind == "error":
         return (ItemError(_error_text(message)),)
     if kind == "exit_error":

@@ -36,10 +36,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, assert_never
 
-from parsers.command_log import BodyLine, EndLine, StartLine
+from parsers.command import Command, SharedEvent, freeze_into
+from parsers.command_log import (
+    BodyLine,
+    CommandDraft,
+    EndLine,
+    StartLine,
+    folding,
+    starts_new_run,
+)
 from parsers.lines import converted
+from parsers.records import Fatal, Interrupted, ItemError, PruneRun
 from parsers.units import SIZE_PATTERN, to_bytes
 
 # "loading indexes..." (0.12+)
@@ -76,7 +85,8 @@ OLD_FREES = re.compile(
 )
 DONE = re.compile(r"^done\s*$")
 
-_ACTIONS = {
+PruneAction = Literal["repack", "remove", "delete", "total_prune", "remaining"]
+_ACTIONS: dict[str, PruneAction] = {
     "to repack": "repack",
     "this removes": "remove",
     "to delete": "delete",
@@ -106,7 +116,7 @@ class PruneStep(BodyLine):
 
 @dataclass(frozen=True)
 class PruneStatistic(BodyLine):
-    action: str
+    action: PruneAction
     blobs: int | None
     bytes: int | None
 
@@ -121,11 +131,14 @@ class PruneDone(EndLine):
     pass
 
 
-def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+PruneEvent = PruneStart | PruneStep | PruneStatistic | UnusedAfterPrune | PruneDone
+
+
+def parse_line(line: str, line_number: int) -> tuple[PruneEvent, ...]:
     return converted(_events, line, line_number)
 
 
-def _events(line: str) -> tuple[object, ...]:
+def _events(line: str) -> tuple[PruneEvent, ...]:
     if START.match(line):
         return (PruneStart(),)
     if match := STATISTIC.match(line):
@@ -145,13 +158,71 @@ def _events(line: str) -> tuple[object, ...]:
     return ()
 
 
-def fold(fields: dict[str, Any], event: object) -> None:
+@dataclass(slots=True)
+class PruneDraft(CommandDraft):
+    repack_blobs: int | None = None
+    repack_bytes: int | None = None
+    remove_blobs: int | None = None
+    remove_bytes: int | None = None
+    delete_blobs: int | None = None
+    delete_bytes: int | None = None
+    total_prune_blobs: int | None = None
+    total_prune_bytes: int | None = None
+    remaining_blobs: int | None = None
+    remaining_bytes: int | None = None
+    unused_bytes_after_prune: int | None = None
+    dry_run: bool = False
+
+    def set_statistic(self, action: PruneAction, blobs: int | None, size: int | None) -> None:
+        """One line of the statistics; what the line does not say (old prune) stays."""
+        if action == "repack":
+            self.repack_blobs = _either(blobs, self.repack_blobs)
+            self.repack_bytes = _either(size, self.repack_bytes)
+        elif action == "remove":
+            self.remove_blobs = _either(blobs, self.remove_blobs)
+            self.remove_bytes = _either(size, self.remove_bytes)
+        elif action == "delete":
+            self.delete_blobs = _either(blobs, self.delete_blobs)
+            self.delete_bytes = _either(size, self.delete_bytes)
+        elif action == "total_prune":
+            self.total_prune_blobs = _either(blobs, self.total_prune_blobs)
+            self.total_prune_bytes = _either(size, self.total_prune_bytes)
+        elif action == "remaining":
+            self.remaining_blobs = _either(blobs, self.remaining_blobs)
+            self.remaining_bytes = _either(size, self.remaining_bytes)
+        else:
+            assert_never(action)
+
+    def freeze(self) -> PruneRun:
+        return freeze_into(PruneRun, self)
+
+
+@folding
+def fold(draft: PruneDraft, event: PruneEvent | SharedEvent) -> None:
     if isinstance(event, PruneStatistic):
-        if event.blobs is not None:
-            fields[f"{event.action}_blobs"] = event.blobs
-        if event.bytes is not None:
-            fields[f"{event.action}_bytes"] = event.bytes
+        draft.set_statistic(event.action, event.blobs, event.bytes)
     elif isinstance(event, UnusedAfterPrune):
-        fields["unused_bytes_after_prune"] = event.bytes
-    elif isinstance(event, PruneStep) and event.dry_run:
-        fields["dry_run"] = True
+        draft.unused_bytes_after_prune = event.bytes
+    elif isinstance(event, PruneStep):
+        if event.dry_run:
+            draft.dry_run = True
+    elif isinstance(event, PruneStart | PruneDone | ItemError | Interrupted | Fatal):
+        pass  # boundaries and errors: `folding` keeps them
+    else:
+        assert_never(event)
+
+
+def _either(new: int | None, old: int | None) -> int | None:
+    return old if new is None else new
+
+
+COMMAND = Command(
+    name="prune",
+    record=PruneRun,
+    candidate=CANDIDATE,
+    parse_line=parse_line,
+    new_draft=PruneDraft.starting_at,
+    fold=fold,
+    starts_new_run=starts_new_run,
+    claims_shared=True,
+)

@@ -28,10 +28,21 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, assert_never
 
-from parsers.command_log import BodyLine, EndLine, StartLine, TrailerLine, WholeRun
+from parsers.command import Command, SharedEvent, freeze_into
+from parsers.command_log import (
+    BodyLine,
+    CommandDraft,
+    EndLine,
+    StartLine,
+    TrailerLine,
+    WholeRun,
+    folding,
+    starts_new_run,
+)
 from parsers.lines import converted, load_json
+from parsers.records import Fatal, Interrupted, ItemError, StatsRun
 from parsers.units import SIZE_PATTERN, to_bytes
 
 SCANNING = re.compile(r"^scanning\.\.\.\s*$")
@@ -50,7 +61,17 @@ COMPRESSION = re.compile(
     r"^\s*Compression (?P<label>Progress|Ratio|Space Saving):\s+(?P<value>\d+(?:\.\d+)?)[%x]\s*$"
 )
 
-_FIELDS = {
+StatsField = Literal[
+    "snapshots",
+    "blobs",
+    "files",
+    "total_uncompressed_size_bytes",
+    "total_size_bytes",
+    "compression_progress_ratio",
+    "compression_ratio",
+    "compression_space_saving_ratio",
+]
+_FIELDS: dict[str, StatsField] = {
     "Snapshots processed": "snapshots",
     "Total Blob Count": "blobs",
     "Total File Count": "files",
@@ -73,13 +94,13 @@ class StatsStart(StartLine):
 
 @dataclass(frozen=True)
 class StatsValue(BodyLine):
-    field: str
+    field: StatsField
     value: float
 
 
 @dataclass(frozen=True)
 class StatsCompression(TrailerLine):
-    field: str
+    field: StatsField
     value: float
 
 
@@ -90,14 +111,17 @@ class StatsTotal(EndLine):
 
 @dataclass(frozen=True)
 class StatsJson(WholeRun):
-    values: tuple[tuple[str, float], ...]
+    values: tuple[tuple[StatsField, float], ...]
 
 
-def parse_line(line: str, line_number: int) -> tuple[object, ...]:
+StatsEvent = StatsStart | StatsValue | StatsCompression | StatsTotal | StatsJson
+
+
+def parse_line(line: str, line_number: int) -> tuple[StatsEvent, ...]:
     return converted(_events, line, line_number)
 
 
-def _events(line: str) -> tuple[object, ...]:
+def _events(line: str) -> tuple[StatsEvent, ...]:
     if line.startswith("{"):
         return _json(line)
     if SCANNING.match(line):
@@ -120,7 +144,7 @@ def _events(line: str) -> tuple[object, ...]:
     return ()
 
 
-_JSON_FIELDS = {
+_JSON_FIELDS: dict[str, tuple[StatsField, float]] = {
     "total_size": ("total_size_bytes", 1.0),
     "total_uncompressed_size": ("total_uncompressed_size_bytes", 1.0),
     "total_file_count": ("files", 1.0),
@@ -132,11 +156,11 @@ _JSON_FIELDS = {
 }
 
 
-def _json(line: str) -> tuple[object, ...]:
+def _json(line: str) -> tuple[StatsEvent, ...]:
     message = load_json(line)
     if not isinstance(message, dict) or "message_type" in message or "total_size" not in message:
         return ()
-    values = []
+    values: list[tuple[StatsField, float]] = []
     for key, (field, scale) in _JSON_FIELDS.items():
         value = message.get(key)
         if (
@@ -149,22 +173,68 @@ def _json(line: str) -> tuple[object, ...]:
     return (StatsJson(tuple(values)),)
 
 
-_INTEGER_FIELDS = {
-    "snapshots",
-    "blobs",
-    "files",
-    "total_size_bytes",
-    "total_uncompressed_size_bytes",
-}
+@dataclass(slots=True)
+class StatsDraft(CommandDraft):
+    mode: str | None = None
+    snapshots: int | None = None
+    files: int | None = None
+    blobs: int | None = None
+    total_size_bytes: int | None = None
+    total_uncompressed_size_bytes: int | None = None
+    compression_ratio: float | None = None
+    compression_progress_ratio: float | None = None
+    compression_space_saving_ratio: float | None = None
+
+    def set(self, field: StatsField, value: float) -> None:
+        """Counts and sizes are whole numbers (``--json`` may give them as floats)."""
+        if field == "snapshots":
+            self.snapshots = round(value)
+        elif field == "files":
+            self.files = round(value)
+        elif field == "blobs":
+            self.blobs = round(value)
+        elif field == "total_size_bytes":
+            self.total_size_bytes = round(value)
+        elif field == "total_uncompressed_size_bytes":
+            self.total_uncompressed_size_bytes = round(value)
+        elif field == "compression_ratio":
+            self.compression_ratio = value
+        elif field == "compression_progress_ratio":
+            self.compression_progress_ratio = value
+        elif field == "compression_space_saving_ratio":
+            self.compression_space_saving_ratio = value
+        else:
+            assert_never(field)
+
+    def freeze(self) -> StatsRun:
+        return freeze_into(StatsRun, self)
 
 
-def fold(fields: dict[str, Any], event: object) -> None:
-    if isinstance(event, StatsStart) and event.mode is not None:
-        fields["mode"] = event.mode
+@folding
+def fold(draft: StatsDraft, event: StatsEvent | SharedEvent) -> None:
+    if isinstance(event, StatsStart):
+        if event.mode is not None:
+            draft.mode = event.mode
     elif isinstance(event, StatsValue | StatsCompression):
-        fields[event.field] = event.value
+        draft.set(event.field, event.value)
     elif isinstance(event, StatsTotal):
-        fields["total_size_bytes"] = event.bytes
+        draft.total_size_bytes = event.bytes
     elif isinstance(event, StatsJson):
         for field, value in event.values:
-            fields[field] = round(value) if field in _INTEGER_FIELDS else value
+            draft.set(field, value)
+    elif isinstance(event, ItemError | Interrupted | Fatal):
+        pass  # `folding` keeps them
+    else:
+        assert_never(event)
+
+
+COMMAND = Command(
+    name="stats",
+    record=StatsRun,
+    candidate=CANDIDATE,
+    parse_line=parse_line,
+    new_draft=StatsDraft.starting_at,
+    fold=fold,
+    starts_new_run=starts_new_run,
+    claims_shared=True,
+)

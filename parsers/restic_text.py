@@ -148,11 +148,23 @@ CANDIDATE = re.compile(
 _REPOSITORY_MISSING = "repository does not exist"
 
 
+# The same test before the carriage returns are stripped: the router's (parsers.log), which then
+# calls `parse_candidate`.
+ROUTER_CANDIDATE = re.compile(rf"^\r|{CANDIDATE.pattern}")
+
+
 def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     """The events one line of restic's text output gives: none for a line it does not know."""
     text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
     if not CANDIDATE.search(text):
         return ()
+    return converted(_events, text, line_number)
+
+
+def parse_candidate(line: str, line_number: int) -> tuple[Event, ...]:
+    """`parse_line` for a line that passed `ROUTER_CANDIDATE` (every pattern below is stricter
+    than the candidate test, so a line that fails it still gives nothing)."""
+    text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
     return converted(_events, text, line_number)
 
 

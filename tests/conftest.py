@@ -16,6 +16,20 @@ from restic_runs import ResticLogs, make_restic_logs
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regenerate-goldens",
+        action="store_true",
+        help="write each fixture's expected files (.expected.json, .expected.prom) from what the "
+        "code makes of it now, instead of comparing; review the result with git diff",
+    )
+
+
+@pytest.fixture
+def regenerate_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--regenerate-goldens"))
+
+
 def require_program(name: str) -> str:
     """The path of a program the tests need; a missing one fails loudly instead of skipping."""
     path = shutil.which(name)

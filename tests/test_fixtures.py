@@ -1,5 +1,12 @@
-"""Golden fixtures: captured restic 0.14 logs (../shared/samples) and logs of the other versions
-built from the reference's format strings, each with the run it must parse to (expected.json)."""
+"""Golden fixtures: captured restic 0.14 logs (../shared/samples), logs of the other versions and
+commands built from the reference's format strings, and autorestic logs.  Beside each fixture
+``NAME`` lie what it must parse to, ``NAME.expected.json`` (each command's latest run, per
+autorestic location@backend), and the metrics it must render to, ``NAME.expected.prom`` (no
+labels, no exit code, the log written at `WRITTEN`, no previous metrics file).
+
+After a deliberate change, rewrite them with ``pytest tests/test_fixtures.py
+--regenerate-goldens`` and review the change with ``git diff tests/fixtures``.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +18,52 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from parsers.log import parse_log
+from exporter.families import log_families
+from exporter.report import log_report
+from exporter.textfile import render
+from parsers.commands import COMMANDS, NAMES
+from parsers.log import LogParser, ParsedLog
 from parsers.records import StateCounts
 
-EXPECTED: dict[str, dict[str, Any] | None] = json.loads((FIXTURES / "expected.json").read_text())
+PARSERS = Path(__file__).parent.parent / "parsers"
+WRITTEN = 1_700_000_000.0
+"""When every fixture was last written, as far as its .expected.prom goes."""
 LOGS = sorted(
     str(path.relative_to(FIXTURES))
     for path in FIXTURES.glob("*/*")
-    if path.suffix in (".log", ".json")
+    if path.suffix in (".log", ".json") and ".expected." not in path.name
 )
-# Each parser module must be exercised by real-looking output of its own: module -> (the fixture
-# names it reads, the command whose runs it makes).
-PARSER_FIXTURES = {
+# What else must have golden fixtures of its own: the parser module, the fixtures it reads (by
+# a part of their name) and the key their expectations show it by.
+FORMS = {
     "restic_text": (".log", "backup"),
     "restic_json": (".json", "backup"),
-    "restic_forget": ("", "forget"),
-    "restic_prune": ("", "prune"),
-    "restic_check": ("", "check"),
-    "restic_stats": ("", "stats"),
     "autorestic": ("autorestic/", "autorestic"),
 }
+# parsers/ modules that read no lines of their own: the shared machinery.
+MACHINERY = {"__init__", "records", "units", "lines", "command", "commands", "command_log", "log"}
 
 
-def _fields(run: object) -> dict[str, Any]:
+def _expected_json(name: str) -> Path:
+    return FIXTURES / f"{name}.expected.json"
+
+
+def _expected_prom(name: str) -> Path:
+    return FIXTURES / f"{name}.expected.prom"
+
+
+def _read(path: Path) -> tuple[ParsedLog, str | None]:
+    parser = LogParser()
+    with path.open(encoding="utf-8", errors="replace", newline="") as log:
+        for line in log:
+            parser.feed(line.rstrip("\r\n"))
+    problem = str(parser.line_errors[0]) if parser.line_errors else None
+    return parser.result(), problem
+
+
+def _fields(run: Any) -> dict[str, Any]:
     fields = {}
-    for field in dataclasses.fields(run):  # type: ignore[arg-type]
+    for field in dataclasses.fields(run):
         value = getattr(run, field.name)
         if field.name in ("first_line", "last_line", "progress"):
             continue
@@ -45,10 +73,8 @@ def _fields(run: object) -> dict[str, Any]:
     return fields
 
 
-def _parse(path: Path) -> dict[str, Any] | None:
+def _runs(parsed: ParsedLog) -> dict[str, Any] | None:
     """What the log holds: each command's latest run, for autorestic per location@backend."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as log:
-        parsed = parse_log(line.rstrip("\r\n") for line in log)
     result: dict[str, Any] = {}
     for section in parsed.sections:
         prefix = f"{section.location}@{section.backend} " if parsed.autorestic else ""
@@ -64,39 +90,80 @@ def _parse(path: Path) -> dict[str, Any] | None:
     return result or None
 
 
+def _prom(parsed: ParsedLog, problem: str | None) -> bytes:
+    sections = log_report(
+        parsed,
+        exit_code=None,
+        log_written_timestamp_seconds=WRITTEN,
+        last_success=lambda labels: None,
+        user_labels={},
+        problem=problem,
+    )
+    return render(log_families(sections, {}))
+
+
+def _expectations() -> dict[str, dict[str, Any] | None]:
+    return {name: json.loads(_expected_json(name).read_text()) for name in LOGS}
+
+
 @pytest.mark.parametrize("name", LOGS)
-def test_fixture_parses_to_its_expected_run(name: str) -> None:
-    assert name in EXPECTED, f"{name} has no expectation in expected.json"
-    assert _parse(FIXTURES / name) == EXPECTED[name]
+def test_fixture_parses_to_its_expected_runs(name: str, regenerate_goldens: bool) -> None:
+    parsed, _ = _read(FIXTURES / name)
+    runs = _runs(parsed)
+    golden = _expected_json(name)
+    if regenerate_goldens:
+        golden.write_text(json.dumps(runs, indent=1, sort_keys=True) + "\n")
+    assert golden.is_file(), f"{name} has no {golden.name}: run with --regenerate-goldens"
+    assert runs == json.loads(golden.read_text())
 
 
-def test_every_expectation_has_its_fixture() -> None:
-    assert sorted(EXPECTED) == LOGS
+@pytest.mark.parametrize("name", LOGS)
+def test_fixture_renders_to_its_expected_metrics(name: str, regenerate_goldens: bool) -> None:
+    parsed, problem = _read(FIXTURES / name)
+    prom = _prom(parsed, problem)
+    golden = _expected_prom(name)
+    if regenerate_goldens:
+        golden.write_bytes(prom)
+    assert golden.is_file(), f"{name} has no {golden.name}: run with --regenerate-goldens"
+    assert prom.decode() == golden.read_text()
 
 
-@pytest.mark.parametrize(("module", "fixture"), sorted(PARSER_FIXTURES.items()))
-def test_every_parser_has_golden_fixtures(module: str, fixture: tuple[str, str]) -> None:
-    assert (Path(__file__).parent.parent / "parsers" / f"{module}.py").is_file()
-    part, command = fixture
+def test_every_expected_file_has_its_fixture() -> None:
+    goldens = {
+        str(path.relative_to(FIXTURES))
+        .removesuffix(".expected.json")
+        .removesuffix(".expected.prom")
+        for path in FIXTURES.glob("*/*.expected.*")
+    }
+    assert sorted(goldens) == LOGS
+
+
+@pytest.mark.parametrize("command", NAMES)
+def test_every_command_has_golden_fixtures(command: str) -> None:
     covered = [
         name
-        for name, expected in EXPECTED.items()
-        if part in name
-        and expected is not None
-        and any(key.split(" ")[-1] == command for key in expected)
+        for name, expected in _expectations().items()
+        if expected is not None and any(key.split(" ")[-1] == command for key in expected)
+    ]
+    assert len(covered) >= 3, f"the {command} command has too few golden fixtures: {covered}"
+
+
+@pytest.mark.parametrize(("module", "form"), sorted(FORMS.items()))
+def test_every_output_form_has_golden_fixtures(module: str, form: tuple[str, str]) -> None:
+    assert (PARSERS / f"{module}.py").is_file()
+    part, key = form
+    covered = [
+        name
+        for name, expected in _expectations().items()
+        if part in name and expected is not None and any(k.split(" ")[-1] == key for k in expected)
     ]
     assert len(covered) >= 3, f"parsers/{module}.py has too few golden fixtures: {covered}"
 
 
-def test_every_parser_module_is_covered() -> None:
-    parsers = Path(__file__).parent.parent / "parsers"
-    modules = {p.stem for p in parsers.glob("*.py")} - {
-        "__init__",
-        "records",
-        "units",
-        "lines",
-        "backup_log",
-        "command_log",
-        "log",
-    }
-    assert modules == set(PARSER_FIXTURES)
+def test_every_command_module_is_in_commands() -> None:
+    """A module that reads lines is a form of backup's output, autorestic's, or a command that
+    COMMANDS lists (jc's rule: a parser that is not registered does not exist)."""
+    registered = {command.parse_line.__module__.removeprefix("parsers.") for command in COMMANDS}
+    modules = {path.stem for path in PARSERS.glob("*.py")} - MACHINERY - {"restic_template"}
+    assert modules - set(FORMS) - {"backup_log"} == registered - {"restic_text"}
+    assert "backup_log" in modules and COMMANDS[0].name == "backup"
