@@ -7,9 +7,11 @@
 | 3    | the log could not be read (missing, a directory, permission denied, I/O error)   |
 | 4    | the log was read but held no restic run, or was cut off before the run ended     |
 | 5    | the metrics file could not be written; the previous file is untouched            |
+| 6    | the metrics were written, but a push to a gateway failed (after its retries)     |
 
 With 3 and 4 the metrics file is still written, saying ``restic_exporter_parse_success 0`` and
-``restic_backup_success 0``.
+``restic_backup_success 0``.  5 and 6 win over 3 and 4 (each problem is still printed), and 5
+over 6.
 """
 
 from __future__ import annotations
@@ -31,3 +33,13 @@ class LogNotUnderstood(ExporterError):
 
 class OutputUnwritable(ExporterError):
     exit_code = 5
+
+
+class PushFailed(OutputUnwritable):
+    """A gateway could not be pushed to, after its retries; every other output was written."""
+
+    exit_code = 6
+
+    def __init__(self, gateway: str, message: str) -> None:
+        super().__init__(message)
+        self.gateway = gateway

@@ -1,15 +1,16 @@
-"""Real servers (node_exporter, later Prometheus and the Pushgateway) on loopback ports chosen
-here, waited for until they answer, and stopped when the test ends."""
+"""Real servers (node_exporter, Prometheus, the Pushgateway, VictoriaMetrics) on loopback ports
+chosen here, waited for until they answer, and stopped when the test ends."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
@@ -19,15 +20,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def http_get(url: str, timeout: float = 5.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+def http_get(
+    url: str,
+    timeout: float = 5.0,
+    context: ssl.SSLContext | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """The body of `url`; `context` and `headers` for a server behind TLS and basic auth."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
         body: bytes = response.read()
     return body.decode()
 
 
 @contextlib.contextmanager
-def running(command: list[str], ready_url: str, log: Path, timeout: float = 30.0) -> Iterator[None]:
-    """Run `command` until the block ends; it is ready once `ready_url` answers 200."""
+def running(
+    command: list[str],
+    ready_url: str,
+    log: Path,
+    timeout: float = 30.0,
+    context: ssl.SSLContext | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Iterator[None]:
+    """Run `command` until the block ends; it is ready once `ready_url` answers 200 (asked with
+    `context` and `headers`, as `http_get`)."""
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
@@ -36,7 +52,7 @@ def running(command: list[str], ready_url: str, log: Path, timeout: float = 30.0
                 if process.poll() is not None:
                     raise RuntimeError(f"{command[0]} exited early:\n{log.read_text()}")
                 try:
-                    http_get(ready_url, timeout=1)
+                    http_get(ready_url, timeout=1, context=context, headers=headers)
                     break
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     if time.monotonic() > deadline:
