@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
-from exporter.errors import ExporterError, OutputUnwritable
+from exporter.errors import ExporterError
 from exporter.logsource import JOURNAL_PREFIX
 
 if TYPE_CHECKING:
@@ -49,8 +49,7 @@ def _main(
 
     Exit codes: 0 metrics written from a complete run (whatever the backup's outcome);
     2 usage error; 3 log unreadable; 4 log empty, unrecognised or cut off (3 and 4 still write
-    metrics that say so); 5 metrics file not writable (the previous one is left intact);
-    6 metrics written, but a push to a gateway failed (5 and 6 win over 3 and 4).
+    metrics that say so); 5 metrics file not writable (the previous one is left intact).
     """
 
 
@@ -65,15 +64,14 @@ def parse(
         ),
     ] = None,
     output: Annotated[
-        str | None,
+        str,
         typer.Option(
             "--output",
             "-o",
             metavar="PATH.prom",
-            help="Metrics file to replace atomically; - or nothing for stdout (with --push, "
-            "nothing means no stdout).",
+            help="Metrics file to replace atomically; - or nothing for stdout.",
         ),
-    ] = None,
+    ] = "-",
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -114,131 +112,10 @@ def parse(
             "invocation ($INVOCATION_ID), for an ExecStopPost= hook.  LOG is then not given.",
         ),
     ] = False,
-    push: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--push",
-            metavar="URL",
-            help="Also push the metrics to this Pushgateway (or VictoriaMetrics "
-            ".../api/v1/import/prometheus); repeatable, each is pushed to.",
-        ),
-    ] = None,
-    push_job: Annotated[
-        str | None,
-        typer.Option("--push-job", metavar="NAME", help="The push's job (default: restic)."),
-    ] = None,
-    grouping: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--grouping",
-            metavar="NAME=VALUE",
-            help="A label for the grouping key besides the job and every --label "
-            "(instance defaults to this host's name); repeatable.",
-        ),
-    ] = None,
-    push_method: Annotated[
-        str,
-        typer.Option(
-            "--push-method",
-            metavar="put|post",
-            help="put replaces the whole group (what a failed run did not print is gone); "
-            "post replaces only the metrics pushed.",
-        ),
-    ] = "put",
-    push_delete: Annotated[
-        bool,
-        typer.Option(
-            "--push-delete",
-            help="Delete the group (--push-job, --label, --grouping) from each --push "
-            "gateway instead of pushing; no LOG.",
-        ),
-    ] = False,
-    push_user: Annotated[
-        str | None,
-        typer.Option(
-            "--push-user",
-            metavar="NAME",
-            envvar="RESTIC_EXPORTER_PUSH_USER",
-            help="Basic auth user; the password comes from --push-password-file or "
-            "$RESTIC_EXPORTER_PUSH_PASSWORD, never from the command line.",
-        ),
-    ] = None,
-    push_password_file: Annotated[
-        Path | None,
-        typer.Option("--push-password-file", metavar="FILE", help="Basic auth password file."),
-    ] = None,
-    push_ca_file: Annotated[
-        Path | None,
-        typer.Option("--push-ca-file", metavar="FILE", help="CA bundle to trust (https)."),
-    ] = None,
-    push_client_cert: Annotated[
-        Path | None,
-        typer.Option("--push-client-cert", metavar="FILE", help="Client certificate (PEM)."),
-    ] = None,
-    push_client_key: Annotated[
-        Path | None,
-        typer.Option("--push-client-key", metavar="FILE", help="Its key, if not in the cert."),
-    ] = None,
-    push_timeout: Annotated[
-        float,
-        typer.Option("--push-timeout", metavar="SECONDS", help="Per attempt, per gateway."),
-    ] = 10.0,
-    push_retries: Annotated[
-        int,
-        typer.Option(
-            "--push-retries",
-            metavar="N",
-            help="Retries of a push that got no answer or a 5xx, after 1, 2, 4... s.",
-        ),
-    ] = 2,
 ) -> None:
-    """Read a restic (or autorestic) log and write its metrics as a .prom file (and push them)."""
-    from exporter.errors import PushFailed
-    from exporter.push import PushgatewayOutput, push_settings
-
+    """Read a restic (or autorestic) log and write its metrics as a .prom file."""
     labels = parse_labels(label or [])
-    if output not in (None, "-") or not push:
-        _warn_about_target_labels(labels)
-    pushes: list[PushgatewayOutput] = []
-    if push_delete and not push:
-        raise typer.BadParameter("needs --push", param_hint="--push-delete")
-    if push:
-        try:
-            settings = push_settings(
-                labels=labels,
-                job=push_job,
-                grouping=grouping or [],
-                method=push_method,
-                user=push_user,
-                password_file=push_password_file,
-                ca_file=push_ca_file,
-                client_cert=push_client_cert,
-                client_key=push_client_key,
-                timeout_seconds=push_timeout,
-                retries=push_retries,
-            )
-            read_back = output in (None, "-")
-            pushes = [PushgatewayOutput(url, settings, labels, read_back=read_back) for url in push]
-        except (ValueError, OSError) as error:  # OSError: a client certificate unreadable
-            raise typer.BadParameter(str(error), param_hint="--push") from None
-    if push_delete:
-        if log is not None or journal or output is not None:
-            raise typer.BadParameter("deletes only: no LOG, --journal or --output")
-        deleted = 0
-        for gateway in pushes:
-            try:
-                gateway.delete()
-                deleted += 1
-            except PushFailed as error:
-                typer.echo(f"{PROG}: error: {error}", err=True)
-        if not quiet:
-            key = gateway.grouping_key(())
-            typer.echo(
-                f"{PROG}: deleted job {settings.job} {key} from {deleted} gateway(s)", err=True
-            )
-        if deleted < len(pushes):
-            raise typer.Exit(PushFailed.exit_code)
-        return
+    _warn_about_target_labels(labels)
     code = parse_exit_code(exit_code)
     if journal:
         if log is not None:
@@ -252,7 +129,7 @@ def parse(
         log = f"{JOURNAL_PREFIX}{invocation}"
     elif log is None:
         raise typer.BadParameter("give LOG (a file, or - for stdin) or --journal", param_hint="LOG")
-    target = None if output in (None, "-") else Path(output)
+    target = None if output == "-" else Path(output)
     if target is not None and not log.startswith(JOURNAL_PREFIX) and log != "-":
         from exporter.paths import same_file
 
@@ -267,21 +144,13 @@ def parse(
     from exporter.pipeline import PublishOptions, publish
     from exporter.reading import read_log
 
-    outputs: list[Output] = []
-    if target is not None:
-        outputs.append(TextfileOutput(target))
-    elif output == "-" or not pushes:
-        outputs.append(StdoutOutput())
-    outputs.extend(pushes)
+    outputs: list[Output] = [StdoutOutput() if target is None else TextfileOutput(target)]
     options = PublishOptions(labels=labels, exit_code=code, partial_ok=partial_ok)
     result = publish(read_log(log), options, outputs, time.time())
     for warning in result.warnings:
         _warn(warning)
-    failed_pushes = [f for f in result.failed_outputs if isinstance(f, PushFailed)]
-    for failure in result.failed_outputs:  # one line each: which output, and why
-        typer.echo(f"{PROG}: error: {failure}", err=True)
-    if len(failed_pushes) < len(result.failed_outputs):  # the textfile (or stdout): 5
-        raise typer.Exit(OutputUnwritable.exit_code)
+    if result.failed_outputs:
+        _fail(result.failed_outputs[0])
     if result.kept_previous:
         if not quiet:
             typer.echo(
@@ -289,16 +158,9 @@ def parse(
                 f"{target} keeps reporting the run it reported before",
                 err=True,
             )
-    elif (target is not None or pushes) and not quiet and result.problem is None:
-        failed = {failure.gateway for failure in failed_pushes}
-        done = [f"wrote {target}"] if target is not None else []
-        done += [f"pushed to {p.name}" for p in pushes if p.name not in failed]
-        done += [f"push to {name} FAILED" for name in sorted(failed)]
-        typer.echo(f"{PROG}: {_summary(result)}; {'; '.join(done)}", err=True)
-    if failed_pushes:
-        if result.problem is not None:
-            typer.echo(f"{PROG}: error: {result.problem}", err=True)
-        raise typer.Exit(PushFailed.exit_code)
+        return
+    if target is not None and not quiet and result.problem is None:
+        typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
     if result.problem is not None:
         _fail(result.problem)
 
@@ -374,6 +236,107 @@ def watch(
         Daemon(load).run()
     except ExporterError as error:
         _fail(error)
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    command: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="-- COMMAND [ARGS]...",
+            help="The command to run: restic backup ..., or a script that runs restic.",
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH.prom",
+            help="Metrics file to replace atomically (also while the command runs).",
+        ),
+    ] = "-",
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", metavar="NAME=VALUE", help="A label for every metric; repeatable."
+        ),
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", metavar="FILE", help="Also append the command's output to FILE."),
+    ] = None,
+    ping: Annotated[
+        str | None,
+        typer.Option(
+            "--ping",
+            metavar="URL",
+            help="healthchecks.io-style URL: pinged /start, then on success or /<exit code>.",
+        ),
+    ] = None,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress",
+            help="Ask restic for a status line every few seconds (RESTIC_PROGRESS_FPS, "
+            "unless already set), so that the metrics show progress; the lines go to the log.",
+        ),
+    ] = False,
+    progress_interval: Annotated[
+        float,
+        typer.Option(
+            "--progress-interval",
+            metavar="SECONDS",
+            min=0.5,
+            max=3600,
+            help="While the command runs, publish its progress at most this often.",
+        ),
+    ] = 5.0,
+    partial_ok: Annotated[
+        bool,
+        typer.Option("--partial-ok", help="Count exit-3 runs (some files unreadable) as success."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")
+    ] = False,
+) -> None:
+    """Run restic (or a script that runs it), passing its output through, and write its metrics
+    with the exact start, end and exit code.  Exits with the command's exit code."""
+    from exporter.outputs import Output, TextfileOutput
+    from exporter.ping import Pinger
+    from exporter.pipeline import PublishOptions
+    from exporter.run_wrapper import run_wrapped
+
+    if not command:
+        raise typer.BadParameter("give the command to run after --", param_hint="COMMAND")
+    labels = parse_labels(label or [])
+    _warn_about_target_labels(labels)
+    target = None if output == "-" else Path(output)
+    if target is not None and log is not None:
+        from exporter.paths import same_file
+
+        if same_file(log, target):
+            raise typer.BadParameter(f"{output} is the log itself", param_hint="--output")
+    outputs: list[Output] = [] if target is None else [TextfileOutput(target)]
+    environment = None
+    if progress and "RESTIC_PROGRESS_FPS" not in os.environ:
+        environment = {**os.environ, "RESTIC_PROGRESS_FPS": str(1 / progress_interval)}
+    result = run_wrapped(
+        command,
+        outputs,
+        PublishOptions(labels=labels, partial_ok=partial_ok),
+        log=log,
+        pinger=Pinger(ping) if ping else None,
+        progress_interval_seconds=progress_interval,
+        environment=environment,
+    )
+    for message in result.messages:
+        _warn(message)
+    publication = result.publication
+    written = publication is not None and not publication.failed_outputs
+    if written and publication is not None and publication.sections and not quiet and target:
+        typer.echo(f"{PROG}: {_summary(publication)}; wrote {target}", err=True)
+    raise typer.Exit(result.exit_code)
 
 
 ASSETS = {
