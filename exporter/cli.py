@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
-from exporter.errors import ExporterError
+from exporter.errors import ExporterError, OutputUnwritable
 from exporter.logsource import JOURNAL_PREFIX
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ def _main(
 
     Exit codes: 0 metrics written from a complete run (whatever the backup's outcome);
     2 usage error; 3 log unreadable; 4 log empty, unrecognised or cut off (3 and 4 still write
-    metrics that say so); 5 metrics file not writable (the previous one is left intact).
+    metrics that say so); 5 metrics file not writable (the previous one is left intact);
+    6 metrics written, but a push to a gateway failed (5 and 6 win over 3 and 4).
     """
 
 
@@ -64,14 +65,15 @@ def parse(
         ),
     ] = None,
     output: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--output",
             "-o",
             metavar="PATH.prom",
-            help="Metrics file to replace atomically; - or nothing for stdout.",
+            help="Metrics file to replace atomically; - or nothing for stdout (with --push, "
+            "nothing means no stdout).",
         ),
-    ] = "-",
+    ] = None,
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -112,10 +114,131 @@ def parse(
             "invocation ($INVOCATION_ID), for an ExecStopPost= hook.  LOG is then not given.",
         ),
     ] = False,
+    push: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--push",
+            metavar="URL",
+            help="Also push the metrics to this Pushgateway (or VictoriaMetrics "
+            ".../api/v1/import/prometheus); repeatable, each is pushed to.",
+        ),
+    ] = None,
+    push_job: Annotated[
+        str | None,
+        typer.Option("--push-job", metavar="NAME", help="The push's job (default: restic)."),
+    ] = None,
+    grouping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grouping",
+            metavar="NAME=VALUE",
+            help="A label for the grouping key besides the job and every --label "
+            "(instance defaults to this host's name); repeatable.",
+        ),
+    ] = None,
+    push_method: Annotated[
+        str,
+        typer.Option(
+            "--push-method",
+            metavar="put|post",
+            help="put replaces the whole group (what a failed run did not print is gone); "
+            "post replaces only the metrics pushed.",
+        ),
+    ] = "put",
+    push_delete: Annotated[
+        bool,
+        typer.Option(
+            "--push-delete",
+            help="Delete the group (--push-job, --label, --grouping) from each --push "
+            "gateway instead of pushing; no LOG.",
+        ),
+    ] = False,
+    push_user: Annotated[
+        str | None,
+        typer.Option(
+            "--push-user",
+            metavar="NAME",
+            envvar="RESTIC_EXPORTER_PUSH_USER",
+            help="Basic auth user; the password comes from --push-password-file or "
+            "$RESTIC_EXPORTER_PUSH_PASSWORD, never from the command line.",
+        ),
+    ] = None,
+    push_password_file: Annotated[
+        Path | None,
+        typer.Option("--push-password-file", metavar="FILE", help="Basic auth password file."),
+    ] = None,
+    push_ca_file: Annotated[
+        Path | None,
+        typer.Option("--push-ca-file", metavar="FILE", help="CA bundle to trust (https)."),
+    ] = None,
+    push_client_cert: Annotated[
+        Path | None,
+        typer.Option("--push-client-cert", metavar="FILE", help="Client certificate (PEM)."),
+    ] = None,
+    push_client_key: Annotated[
+        Path | None,
+        typer.Option("--push-client-key", metavar="FILE", help="Its key, if not in the cert."),
+    ] = None,
+    push_timeout: Annotated[
+        float,
+        typer.Option("--push-timeout", metavar="SECONDS", help="Per attempt, per gateway."),
+    ] = 10.0,
+    push_retries: Annotated[
+        int,
+        typer.Option(
+            "--push-retries",
+            metavar="N",
+            help="Retries of a push that got no answer or a 5xx, after 1, 2, 4... s.",
+        ),
+    ] = 2,
 ) -> None:
-    """Read a restic (or autorestic) log and write its metrics as a .prom file."""
+    """Read a restic (or autorestic) log and write its metrics as a .prom file (and push them)."""
+    from exporter.errors import PushFailed
+    from exporter.push import PushgatewayOutput, push_settings
+
     labels = parse_labels(label or [])
-    _warn_about_target_labels(labels)
+    if output not in (None, "-") or not push:
+        _warn_about_target_labels(labels)
+    pushes: list[PushgatewayOutput] = []
+    if push_delete and not push:
+        raise typer.BadParameter("needs --push", param_hint="--push-delete")
+    if push:
+        try:
+            settings = push_settings(
+                labels=labels,
+                job=push_job,
+                grouping=grouping or [],
+                method=push_method,
+                user=push_user,
+                password_file=push_password_file,
+                ca_file=push_ca_file,
+                client_cert=push_client_cert,
+                client_key=push_client_key,
+                timeout_seconds=push_timeout,
+                retries=push_retries,
+            )
+            read_back = output in (None, "-")
+            pushes = [PushgatewayOutput(url, settings, labels, read_back=read_back) for url in push]
+        except (ValueError, OSError) as error:  # OSError: a client certificate unreadable
+            raise typer.BadParameter(str(error), param_hint="--push") from None
+    if push_delete:
+        if log is not None or journal or output is not None:
+            raise typer.BadParameter("deletes only: no LOG, --journal or --output")
+        deleted = 0
+        for gateway in pushes:
+            try:
+                gateway.delete()
+                deleted += 1
+            except PushFailed as error:
+                typer.echo(f"{PROG}: error: {error}", err=True)
+        if not quiet:
+            key = gateway.grouping_key(())
+            typer.echo(
+                f"{PROG}: deleted job {settings.job} {key} from {deleted} gateway(s)", err=True
+            )
+        if deleted < len(pushes):
+            raise typer.Exit(PushFailed.exit_code)
+        return
     code = parse_exit_code(exit_code)
     if journal:
         if log is not None:
@@ -129,7 +252,7 @@ def parse(
         log = f"{JOURNAL_PREFIX}{invocation}"
     elif log is None:
         raise typer.BadParameter("give LOG (a file, or - for stdin) or --journal", param_hint="LOG")
-    target = None if output == "-" else Path(output)
+    target = None if output in (None, "-") else Path(output)
     if target is not None and not log.startswith(JOURNAL_PREFIX) and log != "-":
         from exporter.paths import same_file
 
@@ -144,13 +267,21 @@ def parse(
     from exporter.pipeline import PublishOptions, publish
     from exporter.reading import read_log
 
-    outputs: list[Output] = [StdoutOutput() if target is None else TextfileOutput(target)]
+    outputs: list[Output] = []
+    if target is not None:
+        outputs.append(TextfileOutput(target))
+    elif output == "-" or not pushes:
+        outputs.append(StdoutOutput())
+    outputs.extend(pushes)
     options = PublishOptions(labels=labels, exit_code=code, partial_ok=partial_ok)
     result = publish(read_log(log), options, outputs, time.time())
     for warning in result.warnings:
         _warn(warning)
-    if result.failed_outputs:
-        _fail(result.failed_outputs[0])
+    failed_pushes = [f for f in result.failed_outputs if isinstance(f, PushFailed)]
+    for failure in result.failed_outputs:  # one line each: which output, and why
+        typer.echo(f"{PROG}: error: {failure}", err=True)
+    if len(failed_pushes) < len(result.failed_outputs):  # the textfile (or stdout): 5
+        raise typer.Exit(OutputUnwritable.exit_code)
     if result.kept_previous:
         if not quiet:
             typer.echo(
@@ -158,9 +289,16 @@ def parse(
                 f"{target} keeps reporting the run it reported before",
                 err=True,
             )
-        return
-    if target is not None and not quiet and result.problem is None:
-        typer.echo(f"{PROG}: {_summary(result)}; wrote {target}", err=True)
+    elif (target is not None or pushes) and not quiet and result.problem is None:
+        failed = {failure.gateway for failure in failed_pushes}
+        done = [f"wrote {target}"] if target is not None else []
+        done += [f"pushed to {p.name}" for p in pushes if p.name not in failed]
+        done += [f"push to {name} FAILED" for name in sorted(failed)]
+        typer.echo(f"{PROG}: {_summary(result)}; {'; '.join(done)}", err=True)
+    if failed_pushes:
+        if result.problem is not None:
+            typer.echo(f"{PROG}: error: {result.problem}", err=True)
+        raise typer.Exit(PushFailed.exit_code)
     if result.problem is not None:
         _fail(result.problem)
 
