@@ -136,26 +136,17 @@ def open_log(name: str, *, max_bytes: int = MAX_LOG_BYTES) -> LogSource:
 
 
 def _open_log_file(path: Path) -> IO[bytes]:
-    # Non-blocking first, so that neither a FIFO without a writer nor a device's open blocks
-    # before we know what the path is.
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    # A FIFO is opened blocking, as before: it waits for its writer (reopening a FIFO after a
+    # non-blocking open could miss a writer that came and went).  Anything else is opened
+    # non-blocking, so that a device's open cannot block before we know what the path is.
+    fifo = stat.S_ISFIFO(os.stat(path).st_mode)
+    flags = os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC | (0 if fifo else os.O_NONBLOCK)
     descriptor = os.open(path, flags)
     try:
-        status = os.fstat(descriptor)
-        kind = _refused_kind(status.st_mode)
+        kind = _refused_kind(os.fstat(descriptor).st_mode)
         if kind is not None:
             raise OSError(errno.EINVAL, f"it is {kind}, not a log")
-        if stat.S_ISFIFO(status.st_mode):
-            # As before: wait for the writer, reading the very FIFO we checked.
-            blocking = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
-            again = os.fstat(blocking)
-            if (again.st_dev, again.st_ino) != (status.st_dev, status.st_ino):
-                os.close(blocking)
-                raise OSError(errno.EAGAIN, "it was replaced while being opened")
-            os.close(descriptor)
-            descriptor = blocking
-        else:
-            os.set_blocking(descriptor, True)
+        os.set_blocking(descriptor, True)
     except BaseException:
         os.close(descriptor)
         raise
