@@ -9,6 +9,7 @@ log = "/var/log/restic/home.log"
 output = "/var/lib/prometheus/node-exporter/restic-home.prom"
 labels = { backup = "home" }                                       # optional
 partial_ok = false     # optional: true counts exit-3 runs (some files unreadable) as success
+push = ["https://pushgateway.example.net:9091"]   # optional: also push there (as parse --push)
 ```
 
 Every mistake is reported with the file, the line and the key it is about.  The file is read
@@ -38,7 +39,7 @@ MAX_CONFIG_BYTES = 1024 * 1024
 """A config with a thousand jobs is about 200 KiB."""
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _TOP_KEYS = {"debounce_seconds", "state_file", "job"}
-_JOB_KEYS = {"log", "output", "labels", "partial_ok"}
+_JOB_KEYS = {"log", "output", "labels", "partial_ok", "push"}
 
 
 class ConfigError(ExporterError):
@@ -52,6 +53,9 @@ class Job:
     labels: dict[str, str] = field(default_factory=dict)
     partial_ok: bool = False
     """As ``parse --partial-ok``: a snapshot saved with unreadable files counts as success."""
+    push: tuple[str, ...] = ()
+    """Gateways to push the job's metrics to as well, as ``parse --push`` (the grouping key is
+    the job's labels and this host's name; the textfile carries the last success)."""
 
     @property
     def key(self) -> str:
@@ -184,7 +188,17 @@ def _job(raw: Any, index: int, where: _Locator) -> Job:
     partial_ok = raw.get("partial_ok", False)
     if not isinstance(partial_ok, bool):
         raise where.error("partial_ok", "must be true or false", job=index)
-    return Job(Path(raw["log"]), Path(raw["output"]), dict(labels), partial_ok)
+    push = raw.get("push", [])
+    if not isinstance(push, list) or not all(isinstance(url, str) for url in push):
+        raise where.error("push", 'must be a list of URLs, e.g. ["http://gw:9091"]', job=index)
+    from exporter.push import check_gateway_url  # here: exporter.push imports this module
+
+    for url in push:
+        try:
+            check_gateway_url(url)
+        except ValueError as error:
+            raise where.error("push", str(error), job=index) from None
+    return Job(Path(raw["log"]), Path(raw["output"]), dict(labels), partial_ok, tuple(push))
 
 
 class _Locator:

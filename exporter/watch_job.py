@@ -11,6 +11,7 @@ from exporter.follow import LogFollower
 from exporter.outputs import Output, TextfileOutput
 from exporter.pipeline import PublishOptions, publish
 from exporter.positions import Position
+from exporter.push import PushgatewayOutput, push_settings
 from exporter.reading import LogReading, reading_of
 
 
@@ -20,6 +21,12 @@ class JobRunner:
         self.follower = LogFollower(job.log, resume)
         self.options = PublishOptions(labels=job.labels, partial_ok=job.partial_ok, live=True)
         self.outputs: tuple[Output, ...] = (TextfileOutput(job.output),)
+        if job.push:
+            # No basic auth in watch mode yet; one retry: the next change of the log pushes again.
+            settings = push_settings(labels=job.labels, environment={}, retries=1)
+            self.outputs += tuple(
+                PushgatewayOutput(url, settings, job.labels, read_back=False) for url in job.push
+            )
         self._last_problem: str | None = None
 
     def refresh(self, now: float, should_stop: Callable[[], bool]) -> None:

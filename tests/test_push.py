@@ -426,3 +426,40 @@ def test_push_urls_refused(url: str, message: str) -> None:
 def test_push_delete_needs_a_push_and_no_log() -> None:
     assert invoke("--push-delete").exit_code == 2
     assert invoke(str(GOOD_LOG), "--push", "http://127.0.0.1:9", "--push-delete").exit_code == 2
+
+
+def test_a_watch_job_pushes_beside_its_textfile(gateway: str, tmp_path: Path) -> None:
+    from exporter.config import load_config
+    from exporter.watch_job import JobRunner
+
+    log = tmp_path / "home.log"
+    log.write_bytes(GOOD_LOG.read_bytes())
+    config = tmp_path / "exporter.toml"
+    config.write_text(
+        f'[[job]]\nlog = "{log}"\noutput = "{tmp_path / "home.prom"}"\n'
+        f'labels = {{ backup = "watched" }}\npush = ["{gateway}"]\n'
+    )
+    (job,) = load_config(config).jobs
+    runner = JobRunner(job, None)
+    try:
+        runner.refresh(time.time(), lambda: False)
+    finally:
+        runner.close()
+    found = samples(http_get(f"{gateway}/metrics"))
+    key = {"job": "restic", "instance": socket.gethostname(), "backup": "watched"}
+    assert value(found, "restic_backup_success", **key) == 1
+    assert (
+        value(
+            samples((tmp_path / "home.prom").read_text()), "restic_backup_success", backup="watched"
+        )
+        == 1
+    )
+
+
+def test_a_watch_job_push_url_is_checked(tmp_path: Path) -> None:
+    from exporter.config import ConfigError, load_config
+
+    config = tmp_path / "exporter.toml"
+    config.write_text('[[job]]\nlog = "a.log"\noutput = "a.prom"\npush = ["ftp://gw"]\n')
+    with pytest.raises(ConfigError, match=r":4: job #1: push: .*http:// or https://"):
+        load_config(config)
