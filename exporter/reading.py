@@ -36,7 +36,7 @@ def read_log(log: str) -> LogReading:
         for line in source.lines():
             parser.feed(line)
         written_at = source.written_timestamp_seconds()
-    except LogUnreadable as error:
+    except (LogUnreadable, LogNotUnderstood) as error:  # unreadable, or past the size bound
         return LogReading(None, error, None)
     finally:
         source.close()
