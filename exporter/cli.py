@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -17,15 +18,18 @@ from exporter.errors import ExporterError, OutputUnwritable
 from exporter.logsource import JOURNAL_PREFIX
 
 if TYPE_CHECKING:
+    from exporter.outputs import Output
     from exporter.pipeline import Publication
+    from exporter.push import PushgatewayOutput
+    from exporter.report import BackupReport
 
 PROG = "restic-textfile-exporter"
 
 app = typer.Typer(
     name=PROG,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
 
@@ -54,12 +58,93 @@ def _main(
     """
 
 
+# Options every command that publishes metrics shares (parse, run), declared once.
+PushOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--push",
+        metavar="URL",
+        help="Also push the metrics to this Pushgateway (or VictoriaMetrics "
+        ".../api/v1/import/prometheus); repeatable, each is pushed to.",
+    ),
+]
+PushJobOption = Annotated[
+    str | None,
+    typer.Option("--push-job", metavar="NAME", help="The push's job (default: restic)."),
+]
+GroupingOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grouping",
+        metavar="NAME=VALUE",
+        help="A label for the grouping key besides the job and every --label "
+        "(instance defaults to this host's name); repeatable.",
+    ),
+]
+PushMethodOption = Annotated[
+    str,
+    typer.Option(
+        "--push-method",
+        metavar="put|post",
+        help="put replaces the whole group (what a failed run did not print is gone); "
+        "post replaces only the metrics pushed.",
+    ),
+]
+PushUserOption = Annotated[
+    str | None,
+    typer.Option(
+        "--push-user",
+        metavar="NAME",
+        envvar="RESTIC_EXPORTER_PUSH_USER",
+        help="Basic auth user; the password comes from --push-password-file or "
+        "$RESTIC_EXPORTER_PUSH_PASSWORD, never from the command line.",
+    ),
+]
+PushPasswordFileOption = Annotated[
+    Path | None,
+    typer.Option("--push-password-file", metavar="FILE", help="Basic auth password file."),
+]
+PushCaFileOption = Annotated[
+    Path | None,
+    typer.Option("--push-ca-file", metavar="FILE", help="CA bundle to trust (https)."),
+]
+PushClientCertOption = Annotated[
+    Path | None,
+    typer.Option("--push-client-cert", metavar="FILE", help="Client certificate (PEM)."),
+]
+PushClientKeyOption = Annotated[
+    Path | None,
+    typer.Option("--push-client-key", metavar="FILE", help="Its key, if not in the cert."),
+]
+PushTimeoutOption = Annotated[
+    float,
+    typer.Option("--push-timeout", metavar="SECONDS", help="Per attempt, per gateway."),
+]
+PushRetriesOption = Annotated[
+    int,
+    typer.Option(
+        "--push-retries",
+        metavar="N",
+        help="Retries of a push that got no answer or a 5xx, after 1, 2, 4... s.",
+    ),
+]
+PingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ping",
+        metavar="URL",
+        help="healthchecks.io-style URL: pinged on success, or URL/<exit code> on failure "
+        "(run: also URL/start when the command starts).",
+    ),
+]
+
+
 @app.command()
 def parse(
     log: Annotated[
         str | None,
         typer.Argument(
-            metavar="[LOG]",
+            metavar="LOG",
             help="restic's output (text or --json; backup, forget, prune, check, stats) or "
             "autorestic's; - for stdin.",
         ),
@@ -80,7 +165,7 @@ def parse(
             "--label",
             "-l",
             metavar="NAME=VALUE",
-            help="A label for every metric, e.g. --label job=home; repeatable.",
+            help="A label for every metric, e.g. --label backup=home; repeatable.",
         ),
     ] = None,
     exit_code: Annotated[
@@ -114,37 +199,10 @@ def parse(
             "invocation ($INVOCATION_ID), for an ExecStopPost= hook.  LOG is then not given.",
         ),
     ] = False,
-    push: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--push",
-            metavar="URL",
-            help="Also push the metrics to this Pushgateway (or VictoriaMetrics "
-            ".../api/v1/import/prometheus); repeatable, each is pushed to.",
-        ),
-    ] = None,
-    push_job: Annotated[
-        str | None,
-        typer.Option("--push-job", metavar="NAME", help="The push's job (default: restic)."),
-    ] = None,
-    grouping: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--grouping",
-            metavar="NAME=VALUE",
-            help="A label for the grouping key besides the job and every --label "
-            "(instance defaults to this host's name); repeatable.",
-        ),
-    ] = None,
-    push_method: Annotated[
-        str,
-        typer.Option(
-            "--push-method",
-            metavar="put|post",
-            help="put replaces the whole group (what a failed run did not print is gone); "
-            "post replaces only the metrics pushed.",
-        ),
-    ] = "put",
+    push: PushOption = None,
+    push_job: PushJobOption = None,
+    grouping: GroupingOption = None,
+    push_method: PushMethodOption = "put",
     push_delete: Annotated[
         bool,
         typer.Option(
@@ -153,74 +211,38 @@ def parse(
             "gateway instead of pushing; no LOG.",
         ),
     ] = False,
-    push_user: Annotated[
-        str | None,
-        typer.Option(
-            "--push-user",
-            metavar="NAME",
-            envvar="RESTIC_EXPORTER_PUSH_USER",
-            help="Basic auth user; the password comes from --push-password-file or "
-            "$RESTIC_EXPORTER_PUSH_PASSWORD, never from the command line.",
-        ),
-    ] = None,
-    push_password_file: Annotated[
-        Path | None,
-        typer.Option("--push-password-file", metavar="FILE", help="Basic auth password file."),
-    ] = None,
-    push_ca_file: Annotated[
-        Path | None,
-        typer.Option("--push-ca-file", metavar="FILE", help="CA bundle to trust (https)."),
-    ] = None,
-    push_client_cert: Annotated[
-        Path | None,
-        typer.Option("--push-client-cert", metavar="FILE", help="Client certificate (PEM)."),
-    ] = None,
-    push_client_key: Annotated[
-        Path | None,
-        typer.Option("--push-client-key", metavar="FILE", help="Its key, if not in the cert."),
-    ] = None,
-    push_timeout: Annotated[
-        float,
-        typer.Option("--push-timeout", metavar="SECONDS", help="Per attempt, per gateway."),
-    ] = 10.0,
-    push_retries: Annotated[
-        int,
-        typer.Option(
-            "--push-retries",
-            metavar="N",
-            help="Retries of a push that got no answer or a 5xx, after 1, 2, 4... s.",
-        ),
-    ] = 2,
+    push_user: PushUserOption = None,
+    push_password_file: PushPasswordFileOption = None,
+    push_ca_file: PushCaFileOption = None,
+    push_client_cert: PushClientCertOption = None,
+    push_client_key: PushClientKeyOption = None,
+    push_timeout: PushTimeoutOption = 10.0,
+    push_retries: PushRetriesOption = 2,
+    ping: PingOption = None,
 ) -> None:
     """Read a restic (or autorestic) log and write its metrics as a .prom file (and push them)."""
     from exporter.errors import PushFailed
-    from exporter.push import PushgatewayOutput, push_settings
 
     labels = parse_labels(label or [])
     if output not in (None, "-") or not push:
         _warn_about_target_labels(labels)
-    pushes: list[PushgatewayOutput] = []
     if push_delete and not push:
         raise typer.BadParameter("needs --push", param_hint="--push-delete")
-    if push:
-        try:
-            settings = push_settings(
-                labels=labels,
-                job=push_job,
-                grouping=grouping or [],
-                method=push_method,
-                user=push_user,
-                password_file=push_password_file,
-                ca_file=push_ca_file,
-                client_cert=push_client_cert,
-                client_key=push_client_key,
-                timeout_seconds=push_timeout,
-                retries=push_retries,
-            )
-            read_back = output in (None, "-")
-            pushes = [PushgatewayOutput(url, settings, labels, read_back=read_back) for url in push]
-        except (ValueError, OSError) as error:  # OSError: a client certificate unreadable
-            raise typer.BadParameter(str(error), param_hint="--push") from None
+    pushes = _push_outputs(
+        push or [],
+        labels,
+        read_back=output in (None, "-"),
+        job=push_job,
+        grouping=grouping or [],
+        method=push_method,
+        user=push_user,
+        password_file=push_password_file,
+        ca_file=push_ca_file,
+        client_cert=push_client_cert,
+        client_key=push_client_key,
+        timeout_seconds=push_timeout,
+        retries=push_retries,
+    )
     if push_delete:
         if log is not None or journal or output is not None:
             raise typer.BadParameter("deletes only: no LOG, --journal or --output")
@@ -232,10 +254,9 @@ def parse(
             except PushFailed as error:
                 typer.echo(f"{PROG}: error: {error}", err=True)
         if not quiet:
-            key = gateway.grouping_key(())
-            typer.echo(
-                f"{PROG}: deleted job {settings.job} {key} from {deleted} gateway(s)", err=True
-            )
+            key = pushes[0].grouping_key(())
+            job = pushes[0].settings.job
+            typer.echo(f"{PROG}: deleted job {job} {key} from {deleted} gateway(s)", err=True)
         if deleted < len(pushes):
             raise typer.Exit(PushFailed.exit_code)
         return
@@ -244,9 +265,15 @@ def parse(
         if log is not None:
             raise typer.BadParameter("give LOG or --journal, not both", param_hint="--journal")
         invocation = os.environ.get("INVOCATION_ID", "")
-        if not re.fullmatch(r"[0-9a-f]{32}", invocation):
+        if not invocation:
             raise typer.BadParameter(
                 "needs $INVOCATION_ID, which systemd sets for the service's commands",
+                param_hint="--journal",
+            )
+        if not re.fullmatch(r"[0-9a-f]{32}", invocation):
+            raise typer.BadParameter(
+                f"$INVOCATION_ID {invocation[:40]!r} is not a systemd invocation id "
+                "(32 hexadecimal digits)",
                 param_hint="--journal",
             )
         log = f"{JOURNAL_PREFIX}{invocation}"
@@ -263,7 +290,7 @@ def parse(
             )
     if target is not None and not target.name.endswith(".prom"):
         _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
-    from exporter.outputs import Output, StdoutOutput, TextfileOutput
+    from exporter.outputs import StdoutOutput, TextfileOutput
     from exporter.pipeline import PublishOptions, publish
     from exporter.reading import read_log
 
@@ -277,6 +304,8 @@ def parse(
     result = publish(read_log(log), options, outputs, time.time())
     for warning in result.warnings:
         _warn(warning)
+    if ping and not result.kept_previous:
+        _ping_outcome(ping, result)
     failed_pushes = [f for f in result.failed_outputs if isinstance(f, PushFailed)]
     for failure in result.failed_outputs:  # one line each: which output, and why
         typer.echo(f"{PROG}: error: {failure}", err=True)
@@ -307,7 +336,7 @@ def parse(
 def watch(
     log: Annotated[
         str | None,
-        typer.Argument(metavar="[LOG]", help="One log to watch (instead of --config)."),
+        typer.Argument(metavar="LOG", help="One log to watch (instead of --config)."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -404,14 +433,7 @@ def run(
         Path | None,
         typer.Option("--log", metavar="FILE", help="Also append the command's output to FILE."),
     ] = None,
-    ping: Annotated[
-        str | None,
-        typer.Option(
-            "--ping",
-            metavar="URL",
-            help="healthchecks.io-style URL: pinged /start, then on success or /<exit code>.",
-        ),
-    ] = None,
+    ping: PingOption = None,
     progress: Annotated[
         bool,
         typer.Option(
@@ -437,10 +459,21 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No summary line on stderr.")
     ] = False,
+    push: PushOption = None,
+    push_job: PushJobOption = None,
+    grouping: GroupingOption = None,
+    push_method: PushMethodOption = "put",
+    push_user: PushUserOption = None,
+    push_password_file: PushPasswordFileOption = None,
+    push_ca_file: PushCaFileOption = None,
+    push_client_cert: PushClientCertOption = None,
+    push_client_key: PushClientKeyOption = None,
+    push_timeout: PushTimeoutOption = 10.0,
+    push_retries: PushRetriesOption = 2,
 ) -> None:
     """Run restic (or a script that runs it), passing its output through, and write its metrics
     with the exact start, end and exit code.  Exits with the command's exit code."""
-    from exporter.outputs import Output, TextfileOutput
+    from exporter.outputs import TextfileOutput
     from exporter.ping import Pinger
     from exporter.pipeline import PublishOptions
     from exporter.run_wrapper import run_wrapped
@@ -456,6 +489,21 @@ def run(
         if same_file(log, target):
             raise typer.BadParameter(f"{output} is the log itself", param_hint="--output")
     outputs: list[Output] = [] if target is None else [TextfileOutput(target)]
+    outputs += _push_outputs(
+        push or [],
+        labels,
+        read_back=target is None,
+        job=push_job,
+        grouping=grouping or [],
+        method=push_method,
+        user=push_user,
+        password_file=push_password_file,
+        ca_file=push_ca_file,
+        client_cert=push_client_cert,
+        client_key=push_client_key,
+        timeout_seconds=push_timeout,
+        retries=push_retries,
+    )
     environment = None
     if progress and "RESTIC_PROGRESS_FPS" not in os.environ:
         environment = {**os.environ, "RESTIC_PROGRESS_FPS": str(1 / progress_interval)}
@@ -471,9 +519,8 @@ def run(
     for message in result.messages:
         _warn(message)
     publication = result.publication
-    written = publication is not None and not publication.failed_outputs
-    if written and publication is not None and publication.sections and not quiet and target:
-        typer.echo(f"{PROG}: {_summary(publication)}; wrote {target}", err=True)
+    if publication is not None and publication.sections and not quiet and outputs:
+        typer.echo(f"{PROG}: {_summary(publication)}; {_done(outputs, publication)}", err=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -500,6 +547,61 @@ def assets(
         raise typer.BadParameter(f"{name!r} is not one of: rules, dashboard", param_hint="NAME")
     text = files("exporter").joinpath("assets", ASSETS[name]).read_text(encoding="utf-8")
     typer.echo(text, nl=False)
+
+
+def _ping_outcome(url: str, result: Publication) -> None:
+    """parse --ping: the outcome only (the run started before we were called)."""
+    from exporter.ping import Pinger, PingFailed
+
+    codes = [s.backup.exit_code for s in result.sections if s.backup and s.backup.success is False]
+    failed = (
+        result.problem is not None
+        or bool(codes)
+        or any(c.success is False for s in result.sections for c in s.commands)
+    )
+    body = _summary(result).encode() if result.sections else b""
+    try:
+        if not failed:
+            Pinger(url).finish(0, body)
+        elif codes and codes[0]:
+            Pinger(url).finish(codes[0], body)
+        else:
+            Pinger(url).fail(str(result.problem or _summary(result)).encode())
+    except PingFailed as error:
+        _warn(str(error))
+
+
+def _done(outputs: list[Output], publication: Publication) -> str:
+    """What became of each output, for the summary line."""
+    from exporter.errors import PushFailed
+    from exporter.outputs import TextfileOutput
+
+    failed_pushes = {f.gateway for f in publication.failed_outputs if isinstance(f, PushFailed)}
+    textfile_failed = len(failed_pushes) < len(publication.failed_outputs)
+    done = []
+    for output in outputs:
+        if isinstance(output, TextfileOutput):
+            done.append(f"{output.name} NOT WRITTEN" if textfile_failed else f"wrote {output.name}")
+        elif output.name in failed_pushes:
+            done.append(f"push to {output.name} FAILED")
+        else:
+            done.append(f"pushed to {output.name}")
+    return "; ".join(done)
+
+
+def _push_outputs(
+    urls: list[str], labels: dict[str, str], *, read_back: bool, **settings: Any
+) -> list[PushgatewayOutput]:
+    """One output per --push URL, with the settings the options give.  Usage errors: exit 2."""
+    if not urls:
+        return []
+    from exporter.push import PushgatewayOutput, push_settings
+
+    try:
+        checked = push_settings(labels=labels, **settings)
+        return [PushgatewayOutput(url, checked, labels, read_back=read_back) for url in urls]
+    except (ValueError, OSError) as error:  # OSError: a client certificate unreadable
+        raise typer.BadParameter(str(error), param_hint="--push") from None
 
 
 def parse_labels(values: list[str]) -> dict[str, str]:
@@ -569,14 +671,27 @@ def _summary(result: Publication) -> str:
                     f"{prefix}backup succeeded" + (f", snapshot {snapshot}" if snapshot else "")
                 )
             else:
-                code = f", exit code {backup.exit_code}" if backup.exit_code is not None else ""
-                parts.append(f"{prefix}backup failed ({backup.failure_reason}{code})")
+                parts.append(f"{prefix}{_backup_failure(backup)}")
         for command in section.commands:
             outcome = "succeeded" if command.success else f"failed ({command.failure_reason})"
             if command.success is None:
                 outcome = "running"
             parts.append(f"{prefix}{command.command} {outcome}")
     return "; ".join(parts)
+
+
+def _backup_failure(backup: BackupReport) -> str:
+    """``backup partial (snapshot 1a2b3c4d saved; 2 item(s) could not be read, exit code 3)``;
+    the exit code is said once, not again where the reason already says it."""
+    run = backup.run
+    reason = backup.failure_reason or "no reason given"
+    code = backup.exit_code
+    if code is not None and str(code) not in reason:
+        reason += f", exit code {code}"
+    saved = run is not None and run.snapshot_id is not None and run.fatal_message is None
+    if saved and run is not None and not run.dry_run and code in (None, 3):
+        return f"backup partial (snapshot {run.snapshot_id} saved; {reason})"
+    return f"backup failed ({reason})"
 
 
 def _warn(message: str) -> None:
@@ -596,4 +711,17 @@ def _terminate(signal_number: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
-    app(prog_name=PROG)
+    try:
+        code = app(prog_name=PROG, standalone_mode=False)
+    except typer.TyperException as error:  # a usage error: one line, and where help is
+        if type(error).__name__ == "NoArgsIsHelpError":
+            typer.echo(error.format_message(), err=True)
+        else:
+            context = getattr(error, "ctx", None)
+            where = context.command_path if context is not None else PROG
+            typer.echo(f"{PROG}: error: {error.format_message()} (see {where} --help)", err=True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        typer.echo(f"{PROG}: aborted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

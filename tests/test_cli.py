@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -290,3 +292,57 @@ def test_version_and_help_document_the_exit_codes() -> None:
     assert version.exit_code == 0 and version.stdout.startswith("restic-textfile-exporter ")
     helptext = runner.invoke(app, ["--help"])
     assert "5 metrics file not writable" in " ".join(helptext.stdout.split())
+
+
+def _command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed entry point's behaviour (main()), not CliRunner's."""
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_a_usage_error_is_one_line_that_says_where_help_is() -> None:
+    result = _command("parse", "--label", "x", str(GOOD_LOG))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "restic-textfile-exporter: error: Invalid value for --label: 'x' is not NAME=VALUE "
+        "(see restic-textfile-exporter parse --help)"
+    ]
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_short_and_long_help(flag: str) -> None:
+    result = _command("parse", flag)
+    assert result.returncode == 0
+    assert "Usage: restic-textfile-exporter parse [OPTIONS] [LOG]" in result.stdout
+    assert "backup=home" in result.stdout and "job=home" not in result.stdout
+
+
+def test_shell_completion_can_be_shown() -> None:
+    result = _command("--show-completion", env={"SHELL": "/bin/bash"})
+    assert result.returncode == 0 and "complete" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("invocation", "message"),
+    [("", "needs $INVOCATION_ID"), ("not-an-id", "is not a systemd invocation id")],
+)
+def test_journal_says_whether_the_invocation_id_is_missing_or_wrong(
+    invocation: str, message: str
+) -> None:
+    result = invoke("--journal", env={"INVOCATION_ID": invocation})
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_partial_backup_is_called_partial_and_exit_codes_are_said_once(tmp_path: Path) -> None:
+    partial = invoke(
+        str(FIXTURES / "restic-0.14" / "backup4_warn.log"), "-o", str(tmp_path / "a.prom")
+    )
+    assert "backup partial (snapshot " in partial.stderr and "exit code 3)" in partial.stderr
+    failed = invoke(str(GOOD_LOG), "-o", str(tmp_path / "b.prom"), "--exit-code", "127")
+    assert "backup failed (restic exited with 127)" in failed.stderr
