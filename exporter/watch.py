@@ -17,6 +17,7 @@ go on.
 from __future__ import annotations
 
 import queue
+import resource
 import signal
 import threading
 import time
@@ -37,6 +38,31 @@ from exporter.positions import SavedPosition, load_positions, save_positions
 from exporter.watch_job import JobRunner
 from exporter.watch_messages import Control, JobChanged, Message
 from exporter.watch_plan import WatchPlan, plan_watches
+
+FILES_PER_JOB = 2
+"""A job keeps its log open; publishing opens its directory, lock and temp file for a moment."""
+FILES_SPARE = 64
+
+
+def _raise_open_file_limit(jobs: int) -> None:
+    """Every followed log stays open: raise the soft limit on open files to the hard limit (as
+    Go programs do), and say so once if even that is too few for this many jobs; then some jobs
+    say "Too many open files" in their own metrics instead of going silently stale."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    except (OSError, ValueError):
+        return
+    needed = jobs * FILES_PER_JOB + FILES_SPARE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        LOGGER.warning(
+            "%d job(s) need about %d open files, and the limit is %d: raise LimitNOFILE=",
+            jobs,
+            needed,
+            soft,
+        )
 
 
 class JobEvents(FileSystemEventHandler):
@@ -88,7 +114,9 @@ class Daemon:
         """Run until stopped.  Raises ConfigError when the first config is bad."""
         previous_handlers = self._install_signals() if install_signal_handlers else {}
         try:
-            self._apply(self._load_config())
+            config = self._load_config()
+            _raise_open_file_limit(len(config.jobs))
+            self._apply(config)
             self.ready.set()
             notify("READY=1", f"STATUS=watching {len(self._runners)} log(s)")
             LOGGER.info("watching %d log(s)", len(self._runners))

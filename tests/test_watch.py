@@ -491,3 +491,39 @@ def test_a_symlinked_log_is_followed_through_its_target(tmp_path: Path) -> None:
         with target.open("a") as out:
             out.write(FAILED)
         wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
+
+
+def test_too_few_open_files_for_the_jobs_is_said_and_the_daemon_goes_on(tmp_path: Path) -> None:
+    """Every job keeps its log open: with a hard limit too low for them all, the daemon says
+    so at start, and every job it can follow is still followed."""
+    import resource
+
+    jobs = 40
+    lines = []
+    for number in range(jobs):
+        log = tmp_path / f"j{number}.log"
+        log.write_text(GOOD)
+        lines.append(f'[[job]]\nlog = "{log}"\noutput = "{tmp_path / f"j{number}.prom"}"\n')
+    config = tmp_path / "exporter.toml"
+    config.write_text("debounce_seconds = 0\n" + "".join(lines))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    process = subprocess.Popen(
+        [Path(sys.executable).parent / "restic-textfile-exporter", "watch", "-c", config],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limit,
+    )
+    try:
+        wait_for(lambda: metric(tmp_path / "j0.prom", "restic_backup_success") == 1, timeout=30)
+        (tmp_path / "j0.log").write_text(FAILED)
+        wait_for(lambda: metric(tmp_path / "j0.prom", "restic_backup_success") == 0, timeout=30)
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0, stderr
+    assert "need about 144 open files, and the limit is 64: raise LimitNOFILE=" in stderr
