@@ -79,6 +79,16 @@ def _problem(parsed: ParsedLog, name: str, empty: bool, live: bool) -> LogNotUnd
     if not parsed.autorestic and not parsed.sections[0].commands:
         return LogNotUnderstood(f"{name}: no restic output found in {parsed.lines} line(s)")
     for section in parsed.sections:
+        if (
+            section.autorestic_backup
+            and section.backup is None
+            and not section.autorestic_finished
+            and not section.autorestic_failed
+        ):
+            return LogNotUnderstood(
+                f"{name}: the log ends before autorestic finished backing up "
+                f"{section.location}@{section.backend} (cut off, or autorestic was killed)"
+            )
         for command, run in section.commands.items():
             if not run.complete and not (live and command == "backup"):
                 where = f" ({section.location}@{section.backend})" if section.location else ""

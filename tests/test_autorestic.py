@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
@@ -121,3 +122,21 @@ def test_only_the_latest_autorestic_run_counts(tmp_path: Path) -> None:
     twice.write_text(COLOUR_FAILED.read_text() + CI_LOG.read_text())
     values = _export(twice, tmp_path / "ar.prom")
     assert values[("restic_backup_success", "home", "remote")] == 1
+
+
+@pytest.mark.parametrize("lines", [7, 8, 12, 17, 18])
+def test_a_cut_off_autorestic_log_is_not_understood(tmp_path: Path, lines: int) -> None:
+    """The exit code says what the file says: a location@backend whose backup the log does not
+    finish is not understood (exit 4), never exit 0 beside parse_success 0."""
+    log = tmp_path / "cut.log"
+    log.write_text("".join(CI_LOG.read_text().splitlines(keepends=True)[:lines]))
+    prom = tmp_path / "cut.prom"
+    result = CliRunner().invoke(app, ["parse", str(log), "-o", str(prom)])
+    assert result.exit_code == 4, result.output
+    parsed = [
+        sample.value
+        for family in text_string_to_metric_families(prom.read_text())
+        for sample in family.samples
+        if sample.name == "restic_exporter_parse_success"
+    ]
+    assert 0 in parsed
