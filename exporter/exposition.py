@@ -8,6 +8,7 @@ made: the families are plain gauges, collected as given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import CollectorRegistry, Metric
@@ -24,10 +25,20 @@ class _StaticCollector(Collector):
 
 
 def metrics_registry(families: Iterable[Metric]) -> CollectorRegistry:
-    """A private registry that collects exactly `families`."""
+    """A private registry that collects exactly `families`, less any sample whose value is not
+    a finite number: a NaN or an infinity is never published (the families should never make
+    one; this is the last line of defence, not the rule)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_StaticCollector(families))
+    registry.register(_StaticCollector(_finite(family) for family in families))
     return registry
+
+
+def _finite(family: Metric) -> Metric:
+    if all(math.isfinite(sample.value) for sample in family.samples):
+        return family
+    kept = Metric(family.name, family.documentation, family.type, family.unit)
+    kept.samples = [sample for sample in family.samples if math.isfinite(sample.value)]
+    return kept
 
 
 def exposition_text(registry: CollectorRegistry) -> bytes:
