@@ -289,7 +289,10 @@ def parse(
                 param_hint="--output",
             )
     if target is not None and not target.name.endswith(".prom"):
-        _warn(f"{output} does not end in .prom: node_exporter's textfile collector will skip it")
+        from exporter.advice import output_advice
+
+        for advice in output_advice(target):
+            _warn(advice)
     from exporter.outputs import StdoutOutput, TextfileOutput
     from exporter.pipeline import PublishOptions, publish
     from exporter.reading import read_log
@@ -377,7 +380,7 @@ def watch(
     SIGTERM/SIGINT stop it, SIGHUP reloads the config; under systemd it reports readiness
     (Type=notify) and logs with journald priorities.
     """
-    from exporter.config import Config, Job, load_config
+    from exporter.config import Config, Job, checked, load_config
     from exporter.daemon_log import setup_logging
     from exporter.watch import Daemon
 
@@ -397,7 +400,7 @@ def watch(
         single = Config((job,), debounce, state_file)
 
         def load() -> Config:
-            return single
+            return checked(single)
 
     try:
         Daemon(load).run()
@@ -625,11 +628,10 @@ def parse_labels(values: list[str]) -> dict[str, str]:
 
 
 def _warn_about_target_labels(labels: dict[str, str]) -> None:
-    for name in sorted({"job", "instance"} & set(labels)):
-        _warn(
-            f"--label {name}=...: Prometheus sets {name!r} itself when it scrapes node_exporter "
-            f"and renames this one to exported_{name}; a name such as 'backup' avoids that"
-        )
+    from exporter.advice import label_advice
+
+    for advice in label_advice(labels):
+        _warn(advice)
 
 
 def parse_exit_code(value: str | None) -> int | None:

@@ -21,6 +21,7 @@ spelled.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exporter.advice import label_advice, missing_directory, output_advice
 from exporter.catalogue import RESERVED_LABELS
 from exporter.errors import ExporterError
 from exporter.paths import describe_os_error, same_file
@@ -68,6 +70,9 @@ class Config:
     jobs: tuple[Job, ...]
     debounce_seconds: float = DEFAULT_DEBOUNCE_SECONDS
     state_file: Path | None = None
+    warnings: tuple[str, ...] = ()
+    """What works but will surprise (an output not ending in .prom, a job label): logged at
+    every load, in the words parse uses for the same options."""
 
 
 def label_problem(name: str, value: object) -> str | None:
@@ -110,7 +115,31 @@ def load_config(path: Path) -> Config:
     jobs = tuple(_job(raw, index, where) for index, raw in enumerate(raw_jobs))
     config = Config(jobs, float(debounce), Path(state_file) if state_file else None)
     _check_distinct_files(config, path, where)
-    return config
+    return checked(config, where)
+
+
+def checked(config: Config, where: _Locator | None = None) -> Config:
+    """`config` with its warnings, after the checks every config gets, from a file or from
+    the command line.  Raises ConfigError for a directory that does not exist: the daemon
+    could never write there."""
+
+    def error(key: str, message: str, job: int | None = None) -> ConfigError:
+        if where is not None:
+            return where.error(key, message, job=job)
+        return ConfigError(f"{'--output' if key == 'output' else '--state-file'}: {message}")
+
+    warnings: list[str] = []
+    for index, job in enumerate(config.jobs):
+        prefix = f"job #{index + 1}: " if where is not None else ""
+        if problem := missing_directory(job.output):
+            raise error("output", problem, job=index)
+        warnings += output_advice(job.output, prefix)
+        warnings += label_advice(
+            job.labels, f"{prefix}labels: " if where is not None else "--label "
+        )
+    if config.state_file is not None and (problem := missing_directory(config.state_file)):
+        raise error("state_file", problem)
+    return dataclasses.replace(config, warnings=tuple(warnings))
 
 
 def _read_config_text(path: Path) -> str:

@@ -187,6 +187,8 @@ class Daemon:
         """Watch `config`'s jobs; jobs that stay keep their followers.  Everything that can
         fail is done before the running config is touched."""
         plan = plan_watches(config.jobs)
+        for warning in config.warnings:
+            LOGGER.warning("%s", warning)
         self._save_positions()
         logs = {job.key: job.log for job in config.jobs}
         resume = load_positions(config.state_file, logs) if config.state_file else {}
