@@ -30,7 +30,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in [*SERVICES, "restic-backup.timer"]:
         shutil.copy(SYSTEMD / name, units / name)
     shutil.copy(SYSTEMD / "restic-textfile-exporter.conf", units / "restic-backup.service.d")
-    for program in ("usr/local/bin/restic-textfile-exporter", "usr/bin/restic", "bin/kill"):
+    for program in ("usr/bin/restic-textfile-exporter", "usr/bin/restic", "bin/kill"):
         (root / program).parent.mkdir(parents=True, exist_ok=True)
         (root / program).write_text("#!/bin/sh\n")
         (root / program).chmod(0o755)
@@ -68,7 +68,7 @@ def test_services_are_hardened_to_2_or_lower(root: Path, service: str) -> None:
 def test_the_drop_in_uses_exec_stop_post_and_the_journal() -> None:
     drop_in = (SYSTEMD / "restic-textfile-exporter.conf").read_text()
     hook = next(line for line in drop_in.splitlines() if line.startswith("ExecStopPost="))
-    assert hook.startswith("ExecStopPost=-/usr/local/bin/restic-textfile-exporter parse --journal")
+    assert hook.startswith("ExecStopPost=-/usr/bin/restic-textfile-exporter parse --journal")
     assert "ExecStartPost=" not in [line.split("=")[0] + "=" for line in drop_in.splitlines()]
 
 
