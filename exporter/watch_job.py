@@ -61,8 +61,10 @@ class JobRunner:
 
     def _reading(self, written_at: float | None) -> LogReading:
         if self.follower.position() is None and self.follower.parser.lines == 0:
+            # Read as a log that holds no run: an output that reported a run keeps it (the
+            # log was rotated away, and the daemon restarted before a new one was made).
             missing = LogUnreadable(f"log {self.job.log} does not exist (yet)")
-            return LogReading(None, missing, None)
+            return LogReading(self.follower.parser.result(), missing, None)
         return reading_of(
             self.follower.parser,
             str(self.job.log),

@@ -185,3 +185,28 @@ def test_watch_keeps_times_and_success_across_a_restart_after_rotation(tmp_path:
         _write(log, FAILED, T2, append=True)
         wait_for(lambda: _times(prom, backup="home")[TIMES[0]] == T2)
     assert metric(prom, "restic_backup_success", backup="home") == 0
+
+
+def test_watch_restarted_after_a_rotation_without_create_keeps_the_report(tmp_path: Path) -> None:
+    """logrotate's nocreate: the log is gone until the next backup makes it again."""
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    _write(log, GOOD, T0)
+    config = Config((Job(log, prom, {"backup": "home"}),), 0.05, tmp_path / "state.json")
+    with daemon(config):
+        wait_for(lambda: metric(prom, "restic_backup_success", backup="home") == 1)
+    first = prom.read_bytes()
+    _logrotate(tmp_path, log, "nocreate")
+    assert not log.exists()
+    with daemon(config) as running:
+        assert running.ready.wait(10)
+        assert prom.read_bytes() == first
+        _write(log, FAILED, T1)
+        wait_for(lambda: metric(prom, "restic_backup_success", backup="home") == 0)
+
+
+def test_watch_on_a_log_that_never_existed_says_so(tmp_path: Path) -> None:
+    prom = tmp_path / "home.prom"
+    config = Config((Job(tmp_path / "home.log", prom, {"backup": "home"}),), 0.05)
+    with daemon(config) as running:
+        assert running.ready.wait(10)
+        assert metric(prom, "restic_exporter_parse_success", backup="home") == 0
