@@ -58,15 +58,27 @@ class LogSource:
                 continue
             yield chunk.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
+    def read_block(self, size: int) -> bytes:
+        """Up to `size` bytes more (fewer only at the end).  Raises as `lines` does."""
+        try:
+            block = self.stream.read(size)
+        except OSError as error:
+            raise LogUnreadable(f"cannot read {self.name}: {describe_os_error(error)}") from None
+        self._count(len(block))
+        return block
+
     def _readline(self, limit: int) -> bytes:
         chunk = self.stream.readline(limit)
-        self.bytes_read += len(chunk)
+        self._count(len(chunk))
+        return chunk
+
+    def _count(self, size: int) -> None:
+        self.bytes_read += size
         if self.bytes_read > self.max_bytes:
             raise LogNotUnderstood(
                 f"{self.name} is larger than {self.max_bytes} bytes: stopped reading "
                 "(no restic log is that large; an endless stream?)"
             )
-        return chunk
 
     def written_timestamp_seconds(self) -> float | None:
         """When the log was last written: its mtime; None for a pipe or a terminal."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable
-from exporter.logsource import open_log
+from exporter.fast_scan import scan
+from exporter.logsource import LogSource, open_log
 from parsers.log import LogParser, ParsedLog
 
 
@@ -33,8 +34,11 @@ def read_log(log: str) -> LogReading:
         return LogReading(None, error, None)
     parser = LogParser()
     try:
-        for line in source.lines():
-            parser.feed(line)
+        if type(source) is LogSource:
+            scan(source, parser)
+        else:  # journalctl's output: its exit status is checked after its lines
+            for line in source.lines():
+                parser.feed(line)
         written_at = source.written_timestamp_seconds()
     except (LogUnreadable, LogNotUnderstood) as error:  # unreadable, or past the size bound
         return LogReading(None, error, None)
