@@ -21,7 +21,7 @@ from exporter.errors import OutputUnwritable
 from exporter.exposition import exposition_text
 from exporter.previous import PreviousMetrics, read_previous
 from exporter.run_memory import RunMemory, memory_path, read_memory
-from exporter.textfile import output_lock, write_textfile
+from exporter.textfile import output_lock, replaceable_problem, write_textfile
 
 
 class Output(Protocol):
@@ -66,6 +66,10 @@ class TextfileOutput:
 
     def claim(self) -> AbstractContextManager[object]:
         """The output's lock (`exporter.textfile.output_lock`), taken now."""
+        if problem := replaceable_problem(self.path):  # before a lock file is made beside it
+            raise OutputUnwritable(
+                f"cannot write {self.path}: {problem}; the previous file is untouched"
+            )
         held = contextlib.ExitStack()
         try:
             held.enter_context(output_lock(self.path))

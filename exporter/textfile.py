@@ -170,6 +170,8 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
     name = _output_name(path)
     directory = open_directory(path.parent)
     try:
+        if kind := _not_a_regular_file(directory, name):
+            raise OSError(errno.EEXIST, f"it is {kind}, not replaced with metrics")
         warnings = _remove_stale_temp_files(directory, name, path.parent)
         _replace(directory, name, data)
         try:
@@ -183,6 +185,37 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
     finally:
         os.close(directory)
     return tuple(warnings)
+
+
+def replaceable_problem(path: Path) -> str | None:
+    """Why `path` must not be replaced by a metrics file: something other than a regular file is
+    there (``-o /dev/null`` as root would replace the device; ``-o /dev/stdout`` the link)."""
+    try:
+        kind = _kind_of(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return None  # nothing there yet, or nothing we can see: the writer will tell
+    return f"it is {kind}, not replaced with metrics" if kind else None
+
+
+def _not_a_regular_file(directory: int, name: str) -> str | None:
+    try:
+        status = os.stat(name, dir_fd=directory, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return _kind_of(status.st_mode)
+
+
+def _kind_of(mode: int) -> str | None:
+    """What a file that is not a regular one is, in a few words; None for a regular file."""
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), None)
 
 
 def _replace(directory: int, name: str, data: bytes) -> None:

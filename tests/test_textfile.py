@@ -42,14 +42,19 @@ def test_nothing_but_the_target_is_left(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["restic.prom"]
 
 
-def test_a_symlink_at_the_target_is_replaced_not_written_through(tmp_path: Path) -> None:
+def test_a_symlink_at_the_target_is_neither_written_through_nor_replaced(tmp_path: Path) -> None:
+    """``-o /dev/stdout`` as root would otherwise replace that link with a metrics file."""
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    target = tmp_path / "restic.prom"
+    target = tmp_path / "restic.link"
     target.symlink_to(victim)
-    write_textfile(target, _content(1))
+    with pytest.raises(OSError, match="it is a symbolic link, not replaced with metrics"):
+        write_textfile(target, _content(1))
     assert victim.read_text() == "keep me"
-    assert not target.is_symlink() and target.read_bytes() == _content(1)
+    assert target.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "restic.link",
+        "victim.txt",
+    ]
 
 
 def test_failed_rename_removes_the_temp_file(tmp_path: Path) -> None:

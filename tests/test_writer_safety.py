@@ -381,6 +381,12 @@ def test_at_the_output_name_nothing_is_followed_or_trusted(shared: Path, kind: s
             write_textfile(output, metrics(1.0))
         assert raised.value.errno in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST)
         assert (output / "inside").read_text() == "theirs"
+    elif kind in ("link to a file outside", "link to nowhere outside", "fifo"):
+        # Not a regular file: never replaced (as -o /dev/stdout must not replace that link),
+        # never written through.  One clear error; the name stays the attacker's.
+        with pytest.raises(OSError, match="not replaced with metrics"), output_lock(output):
+            write_textfile(output, metrics(1.0))
+        assert output.is_symlink() or output.is_fifo()
     else:
         with output_lock(output):
             write_textfile(output, metrics(1.0))
