@@ -77,18 +77,25 @@ def make_report(
     """Decide a backup's success and timestamps.
 
     `exit_code` is restic's exit code as the caller knows it (``--exit-code``, ``$EXIT_STATUS``,
-    autorestic's error block); it overrides what the log suggests.  `problem` is why the log
+    autorestic's error block); it always wins over what the log suggests: 0 is a success
+    (unless a dry run saved nothing), any other code a failure (3 too, without `partial_ok`),
+    codes restic does not list included.  `problem` is why the log
     could not be read, if so; `failure`, a failure known from elsewhere than the run's own lines
     (autorestic's error block).  `succeeded_without_output`: autorestic without ``-v`` shows no
     restic output, only that the location is done.  `partial_ok`: a snapshot saved although
     some files could not be read (restic's exit code 3) counts as a success.
     """
+    given = exit_code is not None
     if run is not None and exit_code is None:
         exit_code = run.exit_code
     if problem is None and failure is None and run is None and not succeeded_without_output:
         problem = "the log holds no restic backup"
     reason = problem or failure or (run.failure_reason if run is not None else None)
     if partial_ok and run is not None and _partial(run) and exit_code in (None, 0, 3):
+        reason = None
+    if given and problem is None and failure is None and run is not None and not run.dry_run:
+        # restic's own word on how it ended beats what its lines suggest (a missing source
+        # is exit 0 before 0.19 and 3 from 0.19: the same lines)
         reason = None
     if reason is None and exit_code not in (None, 0) and not (partial_ok and exit_code == 3):
         reason = f"restic exited with {exit_code}"

@@ -56,8 +56,12 @@ EXECUTING = re.compile(r"^> Executing: ")
 DONE = re.compile(r"^Done\s*$")
 # "Running hooks", "Copying local → remote"
 SECTION_END = re.compile(r"^(?:Running hooks|Copying .+ \u2192 .+)\s*$")
-# "home@remote:" (the start of an error block at the end of the run)
-ERROR_BLOCK = re.compile(r"^(?P<location>[^@\s][^@]*)@(?P<backend>[^@:]+):\s*$")
+# "home@remote:" (the start of an error block at the end of the run).  Names may hold "@" and
+# ":" themselves ("db@prod@s3:eu:"): the session splits the name by the locations it has seen.
+ERROR_BLOCK = re.compile(r"^(?P<name>[^@\s][^@]*@.*?):\s*$")
+# The split when the location is not known: at the first "@", a backend without ":".
+PLAIN_ERROR_BLOCK = re.compile(r"^(?P<location>[^@\s][^@]*)@(?P<backend>[^@:]+)$")
+_MAX_EXIT_STATUS = 255
 # "exit status 1"
 EXIT_STATUS = re.compile(r"^exit status (?P<code>\d+)\s*$")
 # "Error: 2 errors were found" (stderr, the last line of a run with errors)
@@ -103,13 +107,14 @@ class SectionEnd:
 
 @dataclass(frozen=True)
 class ErrorBlock:
-    location: str
-    backend: str
+    name: str
+    """``LOCATION@BACKEND`` as autorestic prints it (either may hold ``@`` or ``:``)."""
 
 
 @dataclass(frozen=True)
 class ExitStatus:
-    code: int
+    code: int | None
+    """None for a number no process exits with (above 255): the line is malformed."""
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,11 @@ def parse_line(line: str) -> AutoresticEvent | None:
     if FINAL_ERROR.match(line):
         return FinalError()
     if match := EXIT_STATUS.match(line):
-        return ExitStatus(int(match["code"]))
+        digits = match["code"].lstrip("0") or "0"
+        code = int(digits) if len(digits) <= 3 else None
+        return ExitStatus(code if code is not None and code <= _MAX_EXIT_STATUS else None)
     if match := ERROR_BLOCK.match(line):
-        return ErrorBlock(match["location"], match["backend"])
+        return ErrorBlock(match["name"])
     return None
 
 
@@ -260,11 +267,23 @@ class Session(Generic[SectionT]):
         elif isinstance(event, SectionEnd):
             self._current = None
         elif isinstance(event, ErrorBlock):
-            key = (event.location, event.backend)
+            key = self._error_pair(event.name)
+            if key is None:
+                return  # not a pair of this run: a line of restic's that ends in ":"
             self._error_block = key
             self._failed[key] = None
             self._backups.add(key)
             self._section(key)
+
+    def _error_pair(self, name: str) -> Pair | None:
+        """The location and backend of an error block's ``NAME@BACKEND``: split after a
+        location this run backed up (the longest, for ``db@prod`` beside ``db``), else at the
+        first ``@``."""
+        for location in sorted(self._locations, key=len, reverse=True):
+            if name.startswith(location + "@") and len(name) > len(location) + 1:
+                return (location, name[len(location) + 1 :])
+        match = PLAIN_ERROR_BLOCK.match(name)
+        return (match["location"], match["backend"]) if match else None
 
     def section_of(self, text: str) -> SectionT | None:
         """The section a line of restic's belongs to; None when it is no section's (restic's

@@ -20,7 +20,7 @@ A log to which many runs were appended reports the latest.  A new run starts whe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from parsers import restic_json, restic_text
@@ -36,9 +36,11 @@ from parsers.records import (
     Interrupted,
     ItemCounts,
     ItemError,
+    LockAge,
     Preamble,
     Processed,
     Progress,
+    RepositoryLock,
     ScanFinished,
     SnapshotSaved,
     SnapshotSkipped,
@@ -81,13 +83,19 @@ class BackupDraft:
     processed_bytes: int | None = None
     duration_seconds: float | None = None
     errors: int = 0
+    missing_sources: int = 0
     source_read_warning: bool = False
     fatal_message: str | None = None
     interrupted: bool = False
     exit_code: int | None = None
+    lock: RepositoryLock | None = None
     started_timestamp_seconds: float | None = None
     ended_timestamp_seconds: float | None = None
     progress: Progress | None = None
+    dropped_values: tuple[str, ...] = ()
+    interrupted_by_carriage_return: bool = False
+    """The signal line was 0.19's: a Fatal after it still means exit 130."""
+    error_items: _ErrorItems = field(default_factory=lambda: _ErrorItems())
     seen: set[tuple[type, str]] = field(default_factory=set)
     """The lines a run prints once that were read (see `_once_key`)."""
     in_body: bool = False
@@ -102,12 +110,54 @@ class BackupDraft:
         return self.complete
 
     def freeze(self) -> BackupRun:
-        return freeze_into(BackupRun, self)
+        run = freeze_into(BackupRun, self)
+        if run.missing_sources and not run.source_read_warning and run.exit_code == 0:
+            # restic before 0.19 exits 0, 0.19 exits 3 and warns after the snapshot line: a
+            # log cut before that warning cannot tell
+            run = replace(run, exit_code=None)
+        return run
+
+
+class _ErrorItems:
+    """The items JSON ``error`` messages named, to count each once: restic reports an unreadable
+    directory during the scan (``/backup/src/locked``) and again during archival (``src/locked``,
+    relative on some versions), so a path and its tail at a ``/`` are one item."""
+
+    __slots__ = ("_paths", "_tails")
+
+    def __init__(self) -> None:
+        self._paths: dict[str, set[str]] = {}
+        """Per phase (``scan``, ``archival``, ...), every item and every ``/``-tail of it."""
+        self._tails: dict[str, set[str]] = {}
+
+    def is_new(self, item: str, during: str) -> bool:
+        """Records `item`; False when another phase named it already."""
+        tails = _tails(item)
+        for phase, paths in self._paths.items():
+            if phase == during:
+                continue
+            if item in self._tails[phase] or not paths.isdisjoint(tails):
+                self._paths.setdefault(during, set()).add(item)
+                self._tails.setdefault(during, set()).update(tails)
+                return False
+        self._paths.setdefault(during, set()).add(item)
+        self._tails.setdefault(during, set()).update(tails)
+        return True
+
+
+def _tails(path: str) -> set[str]:
+    """``/a/b/c`` -> {``/a/b/c``, ``a/b/c``, ``b/c``, ``c``} (bounded: a path of 64 parts)."""
+    parts = path.strip("/").split("/")[-64:]
+    return {path, *("/".join(parts[index:]) for index in range(len(parts)))}
 
 
 def starts_new_run(run: BackupDraft, event: Event) -> bool:
     if isinstance(event, Progress) and _went_back(run.progress, event):
         return True  # the previous run died without a word (killed): this is another one
+    if isinstance(event, LockAge):
+        return False
+    if run.interrupted and run.fatal_message is None and isinstance(event, Progress | ItemError):
+        return False  # 0.17+ go on printing status lines until the cancelled run ends
     if isinstance(event, _STARTUP):
         return run.in_body or run.complete
     if _once_key(event) in run.seen:
@@ -147,28 +197,42 @@ def fold(run: BackupDraft, event: Event) -> None:
         run.processed_files = event.files
         run.processed_bytes = event.bytes
         run.duration_seconds = event.duration_seconds
+        run.dropped_values += event.dropped
         run.complete = True
         run.exit_code = _exit_code(run, 0)
     elif isinstance(event, SnapshotSaved):
         run.snapshot_id = event.snapshot_id
     elif isinstance(event, SnapshotSkipped):
         run.snapshot_skipped = True
-    elif isinstance(event, ItemError | SourceMissing):
+    elif isinstance(event, ItemError):
+        if event.item is None or run.error_items.is_new(event.item, event.during or ""):
+            run.errors += 1
+    elif isinstance(event, SourceMissing):
         run.errors += 1
+        run.missing_sources += 1
     elif isinstance(event, SourceReadWarning):
+        # printed after the snapshot was saved (0.11 --json may print no summary before it)
         run.source_read_warning = True
+        run.complete = True
         run.exit_code = _exit_code(run, 3)
     elif isinstance(event, Fatal):
         run.fatal_message = event.message
         run.complete = True
-        run.exit_code = 130 if run.interrupted and not event.exact_exit_code else event.exit_code
+        run.lock = event.lock or run.lock
+        cancelled_on_019 = run.interrupted and run.interrupted_by_carriage_return
+        run.exit_code = 130 if cancelled_on_019 and not event.exact_exit_code else event.exit_code
     elif isinstance(event, Interrupted):
         run.interrupted = True
+        run.interrupted_by_carriage_return = event.carriage_return
         run.complete = True
         run.exit_code = 130
+    elif isinstance(event, LockAge):
+        if run.lock is not None:
+            run.lock = replace(run.lock, age_seconds=event.age_seconds)
     elif isinstance(event, BackupTimes):
         run.started_timestamp_seconds = event.started_timestamp_seconds
         run.ended_timestamp_seconds = event.ended_timestamp_seconds
+        run.dropped_values += event.dropped
     elif isinstance(event, Preamble | ScanFinished):
         pass  # they only mark where a run starts and that it is under way
     else:

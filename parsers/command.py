@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Generic, Protocol, TypeVar
 
-from parsers.records import BackupRun, CommandRun, Fatal, Interrupted, ItemError
+from parsers.records import BackupRun, CommandRun, Fatal, Interrupted, ItemError, LockAge
 
-SharedEvent = Fatal | ItemError | Interrupted
-"""What lines every command may print give: ``Fatal: ...``, ``error: ...``, the interruption."""
-SHARED_EVENTS = (Fatal, ItemError, Interrupted)
+SharedEvent = Fatal | ItemError | Interrupted | LockAge
+"""What lines every command may print give: ``Fatal: ...``, ``error: ...``, the interruption,
+the age of a lock that kept the command out."""
+SHARED_EVENTS = (Fatal, ItemError, Interrupted, LockAge)
 
 RunT = TypeVar("RunT", bound=BackupRun | CommandRun)
 RunT_co = TypeVar("RunT_co", bound=BackupRun | CommandRun, covariant=True)

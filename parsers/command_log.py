@@ -16,11 +16,11 @@ A command module's events are marked with what they mean for run boundaries:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self, TypeVar
 
 from parsers.command import SharedEvent
-from parsers.records import Fatal, ItemError
+from parsers.records import Fatal, ItemError, LockAge, RepositoryLock
 
 
 class StartLine:
@@ -53,6 +53,7 @@ class CommandDraft:
     errors: int = 0
     fatal_message: str | None = None
     exit_code: int | None = None
+    lock: RepositoryLock | None = None
     in_body: bool = False
     """A line after the command's first lines was read."""
     ended: bool = False
@@ -72,7 +73,7 @@ def starts_new_run(draft: CommandDraft, event: object) -> bool:
         return True
     if isinstance(event, StartLine):
         return draft.in_body or draft.ended
-    if isinstance(event, TrailerLine):
+    if isinstance(event, TrailerLine | LockAge):
         return False
     if isinstance(event, Fatal):  # check --json's exit_error follows its summary
         return draft.fatal_message is not None
@@ -89,8 +90,13 @@ def folding(
         if isinstance(event, Fatal):
             draft.fatal_message = event.message
             draft.exit_code = event.exit_code
+            draft.lock = event.lock or draft.lock
             draft.complete = True
             draft.ended = True
+            return
+        if isinstance(event, LockAge):
+            if draft.lock is not None:
+                draft.lock = replace(draft.lock, age_seconds=event.age_seconds)
             return
         if isinstance(event, ItemError):
             draft.errors += 1

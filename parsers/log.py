@@ -34,6 +34,7 @@ from parsers.records import (
     Fatal,
     ForgetRun,
     LineError,
+    LockAge,
     PruneRun,
     StatsRun,
 )
@@ -161,6 +162,8 @@ class _SectionParser:
             if isinstance(event, Fatal) and event.message in self._fatal_owners:
                 return self._fatal_owners[event.message]
         active = self._active
+        if active is not None and isinstance(events[0], LockAge):
+            return active  # the age of the lock named by the line before, whoever's it was
         if active is not None and active.command.claims_shared and not active.ended:
             return active
         return self._default
@@ -245,6 +248,8 @@ class LogParser:
         text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
         session = self._autorestic
         event = autorestic.parse_line(text)
+        if isinstance(event, autorestic.ExitStatus) and event.code is None:
+            raise LineError(self.lines, text, "not an exit status (0 to 255)")
         if session.claims(event):
             session.feed(event, self.lines)
             return

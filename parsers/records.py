@@ -88,7 +88,9 @@ class Added:
 class Processed:
     files: int
     bytes: int
-    duration_seconds: float
+    duration_seconds: float | None
+    """None when restic printed an impossible duration (named in `dropped`)."""
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,13 @@ class SnapshotSkipped:
 
 @dataclass(frozen=True)
 class ItemError:
-    """A per-item error (``error: open x: permission denied``); the backup goes on."""
+    """A per-item error (``error: open x: permission denied``); the backup goes on.  `item` and
+    `during` (``scan`` or ``archival``) come from a JSON ``error`` message, which restic prints
+    twice for one unreadable directory (once per phase)."""
 
     message: str
+    item: str | None = None
+    during: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,22 +124,55 @@ class Fatal:
     """The run ended with an error; `exit_code` is restic's, as far as the text tells it."""
 
     message: str
-    exit_code: int
+    exit_code: int | None
+    """None where restic's versions exit with different codes for this text (a wrong password:
+    1 up to 0.17.0, 12 from 0.17.1; a lock held by another: 1 before 0.17, 11 from 0.17)."""
     exact_exit_code: bool = False
     """restic said the code itself (a JSON ``exit_error``): nothing overrides it."""
+    lock: RepositoryLock | None = None
+    """Who holds the lock, for ``unable to create lock in backend: repository is already
+    locked ...``."""
 
 
 @dataclass(frozen=True)
 class Interrupted:
     signal_name: str
+    carriage_return: bool = False
+    """The line began with a carriage return, as 0.19 prints it (``\\rsignal interrupt received,
+    cleaning up ``); older versions erase the line with ``\\x1b[2K``.  0.19 exits 130 even when
+    a ``Fatal: ... context canceled`` follows; 0.17 and 0.18 then exit 1."""
+
+
+@dataclass(frozen=True)
+class RepositoryLock:
+    """Who holds the lock that kept a command out: restic's ``repository is already locked
+    [exclusively] by PID <pid> on <host> by <user> (UID <uid>, GID <gid>)`` and its next line
+    ``lock was created at <local time> (<Go duration> ago)``."""
+
+    pid: int
+    host: str
+    user: str
+    exclusive: bool
+    age_seconds: float | None = None
+    """How old the lock was when restic reported it; None until the ``lock was created`` line."""
+
+
+@dataclass(frozen=True)
+class LockAge:
+    """``lock was created at 2026-12-04 15:00:22 (378.157569ms ago)``: the age of the lock just
+    named.  The creation time is restic's local time without a zone, so only the age is kept."""
+
+    age_seconds: float
 
 
 @dataclass(frozen=True)
 class BackupTimes:
     """JSON ``backup_start`` and ``backup_end`` (0.18+)."""
 
-    started_timestamp_seconds: float
-    ended_timestamp_seconds: float
+    started_timestamp_seconds: float | None
+    ended_timestamp_seconds: float | None
+    dropped: tuple[str, ...] = ()
+    """Times restic printed that cannot be a backup's (``0001-01-01T00:00:00Z``)."""
 
 
 Event = (
@@ -151,6 +190,7 @@ Event = (
     | SourceReadWarning
     | Fatal
     | Interrupted
+    | LockAge
     | BackupTimes
 )
 
@@ -186,20 +226,36 @@ class BackupRun:
     processed_bytes: int | None = None
     duration_seconds: float | None = None
     errors: int = 0
+    """Items restic could not read, and sources that do not exist (one per item, not per
+    message: ``--json`` reports an unreadable directory twice)."""
+    missing_sources: int = 0
+    """Sources given on the command line that do not exist (``x does not exist, skipping``);
+    counted in `errors` too.  restic before 0.19 saves the snapshot and exits 0."""
     source_read_warning: bool = False
     fatal_message: str | None = None
     interrupted: bool = False
     exit_code: int | None = None
     """restic's exit code as the log tells it; None where the log does not say."""
+    lock: RepositoryLock | None = None
+    """Who held the repository's lock, when a lock kept the run out."""
     started_timestamp_seconds: float | None = None
     ended_timestamp_seconds: float | None = None
     progress: Progress | None = None
     """The latest status line, if the log had any."""
+    dropped_values: tuple[str, ...] = ()
+    """Values restic printed that cannot be true (a duration of 5124095573468383 hours, a
+    backup ending in year 1), left out of the record's fields: the exporter warns of them."""
 
     @property
     def saved_snapshot(self) -> bool:
-        """A snapshot was saved, or deliberately skipped because nothing had changed."""
-        return self.snapshot_id is not None or self.snapshot_skipped
+        """A snapshot was saved, or deliberately skipped because nothing had changed.  restic
+        prints its exit-3 warning only after saving the snapshot: 0.11 ``--json`` sometimes
+        prints no summary, only that warning."""
+        return (
+            self.snapshot_id is not None
+            or self.snapshot_skipped
+            or (self.source_read_warning and self.fatal_message is None and not self.dry_run)
+        )
 
     @property
     def failure_reason(self) -> str | None:
@@ -212,7 +268,7 @@ class BackupRun:
             return "the log ends before the run finished"
         if self.dry_run:
             return "dry run: no snapshot was saved"
-        if self.source_read_warning or self.errors:
+        if self.source_read_warning or self.errors > self.missing_sources:
             return f"{self.errors} item(s) could not be read"
         if not self.saved_snapshot:
             return "no snapshot was saved"
@@ -244,6 +300,8 @@ class CommandRun:
     errors: int = 0
     fatal_message: str | None = None
     exit_code: int | None = None
+    lock: RepositoryLock | None = None
+    """Who held the repository's lock, when a lock kept the run out."""
 
     @property
     def failure_reason(self) -> str | None:

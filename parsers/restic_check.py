@@ -21,7 +21,9 @@ referenced in any index`` and ``N additional files were found``), CheckProblem (
 restic lists: ``pack <id>: ...``, ``error for tree <id>:``, ``unused blob <id>``, and with
 ``--json`` the ``{"message_type":"error","message":...}`` lines; ``error: ...`` lines while a
 check runs count as its errors), CheckPassed (``no errors were found``) and, for ``--json``,
-CheckSummary (``num_errors``).  ``Fatal: repository contains errors`` ends the run.
+CheckSummary (``num_errors``, which the run's problem count then equals: 0.18+ also print
+the repair hint ``The repository is damaged and must be repaired ...`` as an ``error`` message,
+which is advice, not a problem).  ``Fatal: repository contains errors`` ends the run.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from parsers.command_log import (
     starts_new_run,
 )
 from parsers.lines import load_json
-from parsers.records import CheckRun, Fatal, Interrupted, ItemError
+from parsers.records import CheckRun, Fatal, Interrupted, ItemError, LockAge
+from parsers.units import MAX_COUNT
 
 # "using temporary cache in /tmp/restic-check-cache-1", "create exclusive lock for repository",
 # "load indexes"
@@ -67,6 +70,9 @@ NOTE = re.compile(
     r"|This is non-critical|You can run `restic prune`).*$"
 )
 PASSED = re.compile(r"^no errors were found\s*$")
+# 0.18+, after the problems (with --json as an "error" message of its own):
+# "The repository is damaged and must be repaired. Please follow the troubleshooting guide ..."
+REPAIR_HINT = re.compile(r"^The repository is damaged and must be repaired\b")
 
 
 # Every line this module reads starts like one of these: a quick test before the patterns.
@@ -142,11 +148,14 @@ def _json(line: str) -> tuple[CheckEvent, ...]:
 def parse_message(message: dict[str, Any], line: str, line_number: int) -> tuple[CheckEvent, ...]:
     """The events of one decoded ``check --json`` message."""
     if message.get("message_type") == "error" and isinstance(message.get("message"), str):
-        return (CheckProblem(message["message"]),)
+        text = message["message"].strip()
+        if REPAIR_HINT.match(text):
+            return (CheckStep(),)  # 0.18+: advice after the problems, not one of them
+        return (CheckProblem(text),)
     if message.get("message_type") != "summary":
         return ()
     errors = message.get("num_errors")
-    if isinstance(errors, bool) or not isinstance(errors, int):
+    if isinstance(errors, bool) or not isinstance(errors, int) or not 0 <= errors <= MAX_COUNT:
         return ()
     return (CheckSummary(errors),)
 
@@ -164,9 +173,11 @@ def fold(draft: CheckDraft, event: CheckEvent | SharedEvent) -> None:
     if isinstance(event, CheckProblem):
         draft.problems += 1
     elif isinstance(event, CheckSummary):
-        # num_errors counts what the error lines listed: the larger of the two, not the sum
-        draft.problems = max(draft.problems, event.num_errors)
-    elif isinstance(event, CheckStart | CheckStep | CheckPassed | ItemError | Interrupted | Fatal):
+        # restic's own count: what ours must be (0.18+ also prints a repair hint as an error)
+        draft.problems = event.num_errors
+    elif isinstance(
+        event, CheckStart | CheckStep | CheckPassed | ItemError | Interrupted | Fatal | LockAge
+    ):
         pass  # boundaries and errors: `folding` keeps them
     else:
         assert_never(event)

@@ -44,8 +44,9 @@ from parsers.command_log import (
     folding,
     starts_new_run,
 )
-from parsers.lines import load_json
-from parsers.records import Fatal, ForgetRun, Interrupted, ItemError
+from parsers.lines import converted, load_json
+from parsers.records import Fatal, ForgetRun, Interrupted, ItemError, LockAge
+from parsers.units import to_count
 
 # "Applying Policy: keep 2 latest snapshots"
 POLICY = re.compile(r"^Applying Policy: (?P<policy>.+?)\s*$")
@@ -96,6 +97,10 @@ ForgetEvent = PolicyApplied | SnapshotsListed | ForgetNote | ForgetJson | ItemEr
 
 
 def parse_line(line: str, line_number: int) -> tuple[ForgetEvent, ...]:
+    return converted(_events, line, line_number)
+
+
+def _events(line: str) -> tuple[ForgetEvent, ...]:
     if line.startswith("["):
         return _json(line)
     if match := POLICY.match(line):
@@ -104,7 +109,7 @@ def parse_line(line: str, line_number: int) -> tuple[ForgetEvent, ...]:
         return (PolicyApplied("none"),)
     if match := LISTED.match(line):
         action: Literal["keep", "remove"] = "keep" if match["action"] == "keep" else "remove"
-        return (SnapshotsListed(action, int(match["count"])),)
+        return (SnapshotsListed(action, to_count(match["count"])),)
     if DRY_RUN.match(line):
         return (ForgetNote(dry_run=True),)
     if RUNNING_PRUNE.match(line):
@@ -159,7 +164,7 @@ def fold(draft: ForgetDraft, event: ForgetEvent | SharedEvent) -> None:
     elif isinstance(event, ForgetJson):
         draft.kept_snapshots = event.kept
         draft.removed_snapshots = event.removed
-    elif isinstance(event, PolicyApplied | ItemError | Interrupted | Fatal):
+    elif isinstance(event, PolicyApplied | ItemError | Interrupted | Fatal | LockAge):
         pass  # the run is there (a Fatal never gets here: `folding` ends the run with it)
     else:
         assert_never(event)

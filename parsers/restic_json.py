@@ -28,6 +28,12 @@ Messages and the events they give:
 * ``exit_error`` (0.18+): code 3 gives SourceReadWarning, any other code Fatal with that code.
   Every command prints it; like a ``Fatal:`` line, it goes to the command at work.
 
+Impossible values restic prints are dropped (None, named in the run's ``dropped_values``), not
+exported: 0.18's ``--skip-if-unchanged`` summary has ``"total_duration":-9223372036.854776`` and
+``"backup_end":"0001-01-01T00:00:00Z"``; a duration over ten years and a time before 1970 go the
+same way.  A count beyond int64, a negative count, NaN or an infinity makes the line malformed.
+``status`` without ``seconds_remaining`` gets its ETA from the elapsed time and the ratio.
+
 Other commands print ``status``, ``summary`` and ``error`` messages too (``check``, ``restore``):
 `JSON_MESSAGES` says by which keys backup's are told apart, and only those are read here.
 """
@@ -56,6 +62,8 @@ from parsers.records import (
     SnapshotSkipped,
     SourceReadWarning,
 )
+from parsers.restic_text import progress
+from parsers.units import MAX_COUNT, plausible_seconds
 
 
 class _FieldError(ValueError):
@@ -106,9 +114,18 @@ def _events(message: dict[str, Any]) -> tuple[Event, ...]:
     if kind == "summary":
         return _summary(message)
     if kind == "error":
-        return (ItemError(_error_text(message)),)
+        item, during = message.get("item"), message.get("during")
+        return (
+            ItemError(
+                _error_text(message),
+                item=item if isinstance(item, str) else None,
+                during=during if isinstance(during, str) else None,
+            ),
+        )
     if kind == "exit_error":
         code = _int(message, "code")
+        if code > 255:
+            raise _FieldError(f"'code' is not an exit code: {code}")
         text = _str(message, "message", "")
         if code == 3:
             return (SourceReadWarning(),)
@@ -133,8 +150,11 @@ def _progress(message: dict[str, Any]) -> Progress:
     total_files = _int(message, "total_files", 0)
     total_bytes = _int(message, "total_bytes", 0)
     remaining = _int(message, "seconds_remaining", 0)
-    return Progress(
-        elapsed_seconds=float(_int(message, "seconds_elapsed", 0)),
+    elapsed = plausible_seconds(float(_int(message, "seconds_elapsed", 0)))
+    if elapsed is None:
+        raise _FieldError("'seconds_elapsed' is not an elapsed time")
+    return progress(
+        elapsed_seconds=elapsed,
         ratio_done=_float(message, "percent_done", 0.0) if total_bytes else None,
         files_done=_int(message, "files_done", 0),
         bytes_done=_int(message, "bytes_done", 0),
@@ -149,13 +169,14 @@ def _summary(message: dict[str, Any]) -> tuple[Event, ...]:
     dry_run = message.get("dry_run") is True
     packed = message.get("data_added_packed")
     events: list[Event] = []
+    dropped: list[str] = []
     if "backup_start" in message and "backup_end" in message:
-        events.append(
-            BackupTimes(
-                started_timestamp_seconds=_timestamp(message, "backup_start"),
-                ended_timestamp_seconds=_timestamp(message, "backup_end"),
-            )
-        )
+        started = _timestamp(message, "backup_start")
+        ended = _timestamp(message, "backup_end")
+        for key, value in (("backup_start", started), ("backup_end", ended)):
+            if value is None:
+                dropped.append(f"{key} {str(message[key])[:40]}")
+        events.append(BackupTimes(started, ended, tuple(dropped)))
     events += [
         ItemCounts(
             "files",
@@ -176,11 +197,7 @@ def _summary(message: dict[str, Any]) -> tuple[Event, ...]:
             stored_bytes=_int(message, "data_added_packed") if packed is not None else None,
             dry_run=dry_run,
         ),
-        Processed(
-            files=_int(message, "total_files_processed"),
-            bytes=_int(message, "total_bytes_processed"),
-            duration_seconds=_float(message, "total_duration"),
-        ),
+        _processed(message),
     ]
     snapshot_id = _str(message, "snapshot_id", "")
     if not dry_run:
@@ -207,9 +224,24 @@ def _int(message: dict[str, Any], key: str, default: int | None = None) -> int:
     value = message.get(key, default)
     if value is None:
         raise _FieldError(f"{message.get('message_type')} message has no {key!r}")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _FieldError(f"{key!r} is not a non-negative integer: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise _FieldError(f"{key!r} is not a non-negative integer (int64): {str(value)[:40]}")
     return value
+
+
+def _processed(message: dict[str, Any]) -> Processed:
+    """The summary's totals; ``total_duration`` None when restic printed an impossible one
+    (0.18 ``--skip-if-unchanged``: negative)."""
+    files = _int(message, "total_files_processed")
+    size = _int(message, "total_bytes_processed")
+    value = message.get("total_duration")
+    if value is None:
+        raise _FieldError("summary message has no 'total_duration'")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(f"'total_duration' is not a number: {str(value)[:40]}")
+    duration = plausible_seconds(float(value))
+    dropped = () if duration is not None else (f"total_duration {str(value)[:40]}",)
+    return Processed(files, size, duration, dropped)
 
 
 def _float(message: dict[str, Any], key: str, default: float | None = None) -> float:
@@ -222,7 +254,7 @@ def _float(message: dict[str, Any], key: str, default: float | None = None) -> f
         or not math.isfinite(value)
         or value < 0
     ):
-        raise _FieldError(f"{key!r} is not a non-negative number: {value!r}")
+        raise _FieldError(f"{key!r} is not a non-negative number: {str(value)[:40]}")
     return float(value)
 
 
@@ -233,13 +265,18 @@ def _str(message: dict[str, Any], key: str, default: str) -> str:
     return value
 
 
-def _timestamp(message: dict[str, Any], key: str) -> float:
-    """RFC 3339 with nanoseconds and a zone, as Go prints time.Time, to Unix seconds."""
+def _timestamp(message: dict[str, Any], key: str) -> float | None:
+    """RFC 3339 with nanoseconds and a zone, as Go prints time.Time, to Unix seconds; None for a
+    time before 1970 (Go's zero time, ``0001-01-01T00:00:00Z``, is what 0.18 prints for none)."""
     text = _str(message, key, "")
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text[:64])
     except ValueError:
-        raise _FieldError(f"{key!r} is not an RFC 3339 time: {text!r}") from None
+        raise _FieldError(f"{key!r} is not an RFC 3339 time: {text[:40]!r}") from None
     if moment.tzinfo is None:
-        raise _FieldError(f"{key!r} has no time zone: {text!r}")
-    return moment.timestamp()
+        raise _FieldError(f"{key!r} has no time zone: {text[:40]!r}")
+    try:
+        seconds = moment.timestamp()
+    except (OverflowError, ValueError):
+        return None
+    return seconds if seconds > 0 else None

@@ -48,8 +48,8 @@ from parsers.command_log import (
     starts_new_run,
 )
 from parsers.lines import converted
-from parsers.records import Fatal, Interrupted, ItemError, PruneRun
-from parsers.units import SIZE_PATTERN, to_bytes
+from parsers.records import Fatal, Interrupted, ItemError, LockAge, PruneRun
+from parsers.units import SIZE_PATTERN, to_bytes, to_count
 
 # "loading indexes..." (0.12+)
 START = re.compile(r"^loading indexes\.\.\.\s*$")
@@ -77,7 +77,7 @@ UNUSED = re.compile(
 )
 # "found 5130 of 6079 data blobs still in use, removing 949 blobs" (0.9-0.11)
 OLD_REMOVING = re.compile(
-    r"^found \d+ of \d+ data blobs still in use, removing (?P<blobs>\d+) blobs\s*$"
+    r"^found (?P<used>\d+) of \d+ data blobs still in use, removing (?P<blobs>\d+) blobs\s*$"
 )
 # "will delete 3 packs and rewrite 1 packs, this frees 569.399 KiB" (0.9-0.11)
 OLD_FREES = re.compile(
@@ -143,12 +143,18 @@ def _events(line: str) -> tuple[PruneEvent, ...]:
         return (PruneStart(),)
     if match := STATISTIC.match(line):
         return (
-            PruneStatistic(_ACTIONS[match["action"]], int(match["blobs"]), to_bytes(match["size"])),
+            PruneStatistic(
+                _ACTIONS[match["action"]], to_count(match["blobs"]), to_bytes(match["size"])
+            ),
         )
     if match := UNUSED.match(line):
         return (UnusedAfterPrune(to_bytes(match["size"])),)
     if match := OLD_REMOVING.match(line):
-        return (PruneStatistic("remove", int(match["blobs"]), None),)
+        # the blobs still in use are the ones that remain: old prune prints no "remaining:"
+        return (
+            PruneStatistic("remove", to_count(match["blobs"]), None),
+            PruneStatistic("remaining", to_count(match["used"]), None),
+        )
     if match := OLD_FREES.match(line):
         return (PruneStatistic("remove", None, to_bytes(match["size"])),)
     if STEP.match(line):
@@ -206,7 +212,7 @@ def fold(draft: PruneDraft, event: PruneEvent | SharedEvent) -> None:
     elif isinstance(event, PruneStep):
         if event.dry_run:
             draft.dry_run = True
-    elif isinstance(event, PruneStart | PruneDone | ItemError | Interrupted | Fatal):
+    elif isinstance(event, PruneStart | PruneDone | ItemError | Interrupted | Fatal | LockAge):
         pass  # boundaries and errors: `folding` keeps them
     else:
         assert_never(event)

@@ -42,8 +42,10 @@ from parsers.command_log import (
     starts_new_run,
 )
 from parsers.lines import converted, load_json
-from parsers.records import Fatal, Interrupted, ItemError, StatsRun
-from parsers.units import SIZE_PATTERN, to_bytes
+from parsers.records import Fatal, Interrupted, ItemError, LockAge, StatsRun
+from parsers.units import MAX_COUNT, SIZE_PATTERN, UnitError, to_bytes, to_count
+
+_MAX_PERCENT = 100.0
 
 SCANNING = re.compile(r"^scanning\.\.\.\s*$")
 # "Stats in restore-size mode:", "Stats for all snapshots in raw-data mode:"
@@ -129,13 +131,16 @@ def _events(line: str) -> tuple[StatsEvent, ...]:
     if match := MODE.match(line):
         return (StatsStart(match["mode"]),)
     if match := COUNT.match(line):
-        return (StatsValue(_FIELDS[match["label"]], int(match["value"])),)
+        return (StatsValue(_FIELDS[match["label"]], to_count(match["value"])),)
     if match := SIZE.match(line):
         if match["label"] == "Total Size":
             return (StatsTotal(to_bytes(match["value"])),)
         return (StatsValue(_FIELDS[match["label"]], to_bytes(match["value"])),)
     if match := COMPRESSION.match(line):
-        value = float(match["value"])
+        value = float(match["value"][:40])
+        ratio = match["label"] == "Ratio"
+        if not math.isfinite(value) or (not ratio and value > _MAX_PERCENT):
+            raise UnitError(f"not a {'ratio' if ratio else 'percentage'}: {match['value'][:40]}")
         return (
             StatsCompression(
                 _FIELDS[match["label"]], value if match["label"] == "Ratio" else value / 100
@@ -167,7 +172,8 @@ def _json(line: str) -> tuple[StatsEvent, ...]:
             isinstance(value, int | float)
             and not isinstance(value, bool)
             and math.isfinite(value)
-            and value >= 0
+            and 0 <= value <= MAX_COUNT
+            and (scale == 1.0 or value <= _MAX_PERCENT)
         ):
             values.append((field, value * scale))
     return (StatsJson(tuple(values)),)
@@ -222,7 +228,7 @@ def fold(draft: StatsDraft, event: StatsEvent | SharedEvent) -> None:
     elif isinstance(event, StatsJson):
         for field, value in event.values:
             draft.set(field, value)
-    elif isinstance(event, ItemError | Interrupted | Fatal):
+    elif isinstance(event, ItemError | Interrupted | Fatal | LockAge):
         pass  # `folding` keeps them
     else:
         assert_never(event)

@@ -39,7 +39,7 @@ from parsers.command_log import (
     starts_new_run,
 )
 from parsers.lines import converted
-from parsers.records import CommandRun, Fatal, Interrupted, ItemError
+from parsers.records import CommandRun, Fatal, Interrupted, ItemError, LockAge
 
 # "template: starting"
 START = re.compile(r"^template: starting\s*$")
@@ -114,7 +114,7 @@ def fold(draft: TemplateDraft, event: TemplateEvent | SharedEvent) -> None:
     has no branch."""
     if isinstance(event, TemplateDone):
         draft.things_done = (draft.things_done or 0) + event.things
-    elif isinstance(event, TemplateStart | TemplateEnd | ItemError | Interrupted | Fatal):
+    elif isinstance(event, TemplateStart | TemplateEnd | ItemError | Interrupted | Fatal | LockAge):
         pass
     else:
         assert_never(event)

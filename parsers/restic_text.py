@@ -36,13 +36,26 @@ line                                                        versions   event
 ``Warning: at least one source file could not be read``    0.12.1+    SourceReadWarning
 ``Warning: failed to read all source data during backup``  0.10-0.12  SourceReadWarning
 ``Fatal: ...``                                             all        Fatal
-``unable to create lock in backend: repository is ...``    0.10+      Fatal (no "Fatal:" prefix)
+``unable to create lock in backend: repository is ...``    0.10+      Fatal(lock) (no "Fatal:")
+``lock was created at 2026-12-04 15:00:22 (1.02s ago)``    all        LockAge
 ``signal interrupt received, cleaning up``                 all        Interrupted
 =========================================================  =========  ============================
 
 Byte sizes are ``%.3f`` with a binary unit (``B``, ``KiB`` .. ``TiB``); decimal units that other
 tools print are accepted as well.  Durations are ``M:SS`` or ``H:MM:SS`` with hours past 24.
 ANSI colour and erase-line codes (restic's signal message, autorestic's colours) are ignored.
+
+Exit codes are inferred only where every version agrees: ``Fatal: ...`` is 1, ``Fatal: repository
+does not exist`` (0.17+ only) 10; a wrong password (1 up to 0.17.0, 12 from 0.17.1) and a lock held
+by another (1 before 0.17, 11 from 0.17) give None.  An interruption is 130, and stays 130 when a
+``Fatal:`` follows it only on 0.19's signal line (``\\r`` first); 0.17-0.18 exit 1 then.
+
+Values restic cannot mean are not exported: a duration over ten years (0.18's
+``--skip-if-unchanged`` prints ``processed 8 files, 13.965 KiB in 5124095573468383:13:00``)
+becomes None, named in the run's ``dropped_values``.  A count beyond int64, a size beyond 8 EiB,
+or a percentage over 100 makes the line malformed (LineError).  Where a status line has no
+percentage (0.14 before the scan's totals are known, or with ``RESTIC_PROGRESS_FPS`` on a pipe)
+the ratio is bytes done over total bytes, and the ETA follows from the elapsed time.
 """
 
 from __future__ import annotations
@@ -58,16 +71,26 @@ from parsers.records import (
     Interrupted,
     ItemCounts,
     ItemError,
+    LockAge,
     Preamble,
     Processed,
     Progress,
+    RepositoryLock,
     ScanFinished,
     SnapshotSaved,
     SnapshotSkipped,
     SourceMissing,
     SourceReadWarning,
 )
-from parsers.units import SIZE_PATTERN, to_bytes, to_seconds
+from parsers.units import (
+    SIZE_PATTERN,
+    UnitError,
+    plausible_seconds,
+    to_bytes,
+    to_count,
+    to_go_seconds,
+    to_seconds,
+)
 
 _DURATION = r"(?:\d+:)?\d+:\d{2}"
 
@@ -129,6 +152,13 @@ FATAL = re.compile(r"^Fatal: (?P<message>.+?)\s*$")
 LOCKED = re.compile(
     r"^(?P<message>unable to create lock in backend: repository is already locked.*?)\s*$"
 )
+# "... repository is already locked exclusively by PID 16230 on vm by root (UID 0, GID 0)"
+LOCK_HOLDER = re.compile(
+    r"already locked (?P<exclusive>exclusively )?by PID (?P<pid>\d{1,19}) on (?P<host>.+?) "
+    r"by (?P<user>.+?)(?: \(UID \d+, GID \d+\))?\s*$"
+)
+# "lock was created at 2026-12-04 15:00:22 (378.157569ms ago)"
+LOCK_AGE = re.compile(r"^lock was created at [^()]+ \((?P<age>[0-9.hmsuµμn]+) ago\)\s*$")
 # "config file has zero size, invalid repository?"
 ZERO_SIZE_CONFIG = re.compile(r"^(?P<message>config file has zero size, invalid repository\?)\s*$")
 # "signal interrupt received, cleaning up" (0.19: "\rsignal terminated received, cleaning up ")
@@ -141,11 +171,16 @@ CANDIDATE = re.compile(
     r"^(?:\[|Files:|Dirs:|Data Blobs:|Tree Blobs:|Added|Would add|processed |snapshot |skipped "
     r"|scan finished|load index|read data|no parent|using parent|start "
     r"|error: |Warning: |Fatal: |unable to create lock"
-    r"|config file has|signal )|does not exist, skipping\s*$"
+    r"|config file has|signal |lock was created )|does not exist, skipping\s*$"
 )
 
 # restic 0.17+ exits 10 when the repository does not exist, and says so in the message.
 _REPOSITORY_MISSING = "repository does not exist"
+# 1 up to 0.17.0, 12 from 0.17.1: the text does not tell which.
+_WRONG_PASSWORD = "wrong password or no key found"
+_LABEL_MAX = 64
+"""Longer host or user names in a lock message are cut: they become label values."""
+_MAX_PERCENT = 100.0
 
 
 # The same test before the carriage returns are stripped: the router's (parsers.log), which then
@@ -155,31 +190,69 @@ ROUTER_CANDIDATE = re.compile(rf"^\r|{CANDIDATE.pattern}")
 
 def parse_line(line: str, line_number: int) -> tuple[Event, ...]:
     """The events one line of restic's text output gives: none for a line it does not know."""
-    text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
-    if not CANDIDATE.search(text):
+    text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
+    if not CANDIDATE.search(text.lstrip("\r")):
         return ()
-    return converted(_events, text, line_number)
+    return parse_candidate(text, line_number)
 
 
 def parse_candidate(line: str, line_number: int) -> tuple[Event, ...]:
     """`parse_line` for a line that passed `ROUTER_CANDIDATE` (every pattern below is stricter
     than the candidate test, so a line that fails it still gives nothing)."""
-    text = ANSI_ESCAPE.sub("", line).lstrip("\r") if "\x1b" in line else line.lstrip("\r")
-    return converted(_events, text, line_number)
+    text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
+    if text.startswith("\r") and (match := INTERRUPTED.match(text.lstrip("\r"))):
+        return (Interrupted(match["signal"], carriage_return=True),)
+    return converted(_events, text.lstrip("\r"), line_number)
+
+
+def progress(
+    *,
+    elapsed_seconds: float,
+    ratio_done: float | None,
+    files_done: int,
+    bytes_done: int,
+    total_files: int | None,
+    total_bytes: int | None,
+    errors: int,
+    eta_seconds: float | None,
+) -> Progress:
+    """A status line's Progress, with what restic left out derived where the line allows: the
+    ratio from bytes done over total bytes, the ETA from the elapsed time and the ratio."""
+    if ratio_done is None and total_bytes:
+        ratio_done = bytes_done / total_bytes
+    if ratio_done is not None:
+        ratio_done = min(max(ratio_done, 0.0), 1.0)
+    if eta_seconds is None and ratio_done is not None and 0 < ratio_done < 1 and elapsed_seconds:
+        eta_seconds = elapsed_seconds * (1 - ratio_done) / ratio_done
+    return Progress(
+        elapsed_seconds=elapsed_seconds,
+        ratio_done=ratio_done,
+        files_done=files_done,
+        bytes_done=bytes_done,
+        total_files=total_files,
+        total_bytes=total_bytes,
+        errors=errors,
+        eta_seconds=plausible_seconds(eta_seconds),
+    )
 
 
 def _events(text: str) -> tuple[Event, ...]:
     if match := PROGRESS.match(text):
         percent = match["percent"]
+        if percent is not None and (len(percent) > 10 or float(percent) > _MAX_PERCENT):
+            raise UnitError(f"not a percentage: {percent[:20]}%")
+        elapsed = plausible_seconds(to_seconds(match["elapsed"]))
+        if elapsed is None:
+            raise UnitError(f"not an elapsed time: {match['elapsed'][:40]}")
         return (
-            Progress(
-                elapsed_seconds=to_seconds(match["elapsed"]),
+            progress(
+                elapsed_seconds=elapsed,
                 ratio_done=float(percent) / 100 if percent is not None else None,
-                files_done=int(match["files"]),
+                files_done=to_count(match["files"]),
                 bytes_done=to_bytes(match["bytes"]),
                 total_files=_optional_int(match["total_files"]),
                 total_bytes=to_bytes(match["total_bytes"]) if match["total_bytes"] else None,
-                errors=int(match["errors"]),
+                errors=to_count(match["errors"]),
                 eta_seconds=to_seconds(match["eta"]) if match["eta"] else None,
             ),
         )
@@ -187,14 +260,16 @@ def _events(text: str) -> tuple[Event, ...]:
         return (
             ItemCounts(
                 kind="files" if match["kind"] == "Files" else "dirs",
-                new=int(match["new"]),
-                changed=int(match["changed"]),
-                unmodified=int(match["unmodified"]),
+                new=to_count(match["new"]),
+                changed=to_count(match["changed"]),
+                unmodified=to_count(match["unmodified"]),
             ),
         )
     if match := BLOB_COUNTS.match(text):
         return (
-            BlobCounts(kind="data" if match["kind"] == "Data" else "tree", new=int(match["new"])),
+            BlobCounts(
+                kind="data" if match["kind"] == "Data" else "tree", new=to_count(match["new"])
+            ),
         )
     if match := ADDED.match(text):
         return (
@@ -205,11 +280,13 @@ def _events(text: str) -> tuple[Event, ...]:
             ),
         )
     if match := PROCESSED.match(text):
+        duration = plausible_seconds(to_seconds(match["duration"]))
         return (
             Processed(
-                files=int(match["files"]),
+                files=to_count(match["files"]),
                 bytes=to_bytes(match["bytes"]),
-                duration_seconds=to_seconds(match["duration"]),
+                duration_seconds=duration,
+                dropped=() if duration is not None else (f"duration {match['duration'][:40]}",),
             ),
         )
     if match := SNAPSHOT_SAVED.match(text):
@@ -219,9 +296,9 @@ def _events(text: str) -> tuple[Event, ...]:
     if match := SCAN_FINISHED.match(text):
         return (
             ScanFinished(
-                files=int(match["files"]),
+                files=to_count(match["files"]),
                 bytes=to_bytes(match["bytes"]),
-                duration_seconds=float(match["seconds"]),
+                duration_seconds=plausible_seconds(float(match["seconds"][:40])) or 0.0,
             ),
         )
     if PREAMBLE.match(text):
@@ -231,10 +308,13 @@ def _events(text: str) -> tuple[Event, ...]:
     if SOURCE_READ_WARNING.match(text):
         return (SourceReadWarning(),)
     if match := FATAL.match(text):
-        message = match["message"]
-        return (Fatal(message, exit_code=10 if message.startswith(_REPOSITORY_MISSING) else 1),)
-    if match := (LOCKED.match(text) or ZERO_SIZE_CONFIG.match(text)):
+        return (_fatal(match["message"]),)
+    if match := LOCKED.match(text):
+        return (Fatal(match["message"], exit_code=None, lock=_lock_holder(match["message"])),)
+    if match := ZERO_SIZE_CONFIG.match(text):
         return (Fatal(match["message"], exit_code=1),)
+    if match := LOCK_AGE.match(text):
+        return (LockAge(to_go_seconds(match["age"])),)
     if match := INTERRUPTED.match(text):
         return (Interrupted(match["signal"]),)
     if match := SOURCE_MISSING.match(text):
@@ -242,5 +322,28 @@ def _events(text: str) -> tuple[Event, ...]:
     return ()
 
 
+def _fatal(message: str) -> Fatal:
+    """A ``Fatal:`` message with the exit code every version agrees on, or None."""
+    if message.startswith(_REPOSITORY_MISSING):
+        return Fatal(message, exit_code=10)
+    if message.startswith(_WRONG_PASSWORD):
+        return Fatal(message, exit_code=None)
+    if match := LOCKED.match(message):  # 0.9's form, with the "Fatal: " prefix
+        return Fatal(message, exit_code=None, lock=_lock_holder(match["message"]))
+    return Fatal(message, exit_code=1)
+
+
+def _lock_holder(message: str) -> RepositoryLock | None:
+    match = LOCK_HOLDER.search(message)
+    if match is None:
+        return None
+    return RepositoryLock(
+        pid=to_count(match["pid"]),
+        host=match["host"][:_LABEL_MAX],
+        user=match["user"][:_LABEL_MAX],
+        exclusive=match["exclusive"] is not None,
+    )
+
+
 def _optional_int(text: str | None) -> int | None:
-    return int(text) if text is not None else None
+    return to_count(text) if text is not None else None

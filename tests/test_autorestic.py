@@ -140,3 +140,33 @@ def test_a_cut_off_autorestic_log_is_not_understood(tmp_path: Path, lines: int) 
         if sample.name == "restic_exporter_parse_success"
     ]
     assert 0 in parsed
+
+
+def test_names_with_at_and_colon_fail_where_autorestic_says(tmp_path: Path) -> None:
+    """A location ``db@prod`` and a backend ``s3:eu``: the error block ``db@prod@s3:eu:``
+    names them both (split after the location autorestic backed up)."""
+    log = tmp_path / "names.log"
+    log.write_text(
+        "Using config: \t /etc/autorestic/.autorestic.yml\n\n\n"
+        '    Backing up location "db@prod"    \n\n'
+        "Backend: s3:eu\n"
+        "Backend: local\n"
+        "db@prod@s3:eu:\n"
+        "Fatal: unable to open config file: stat s3:eu/config: no such file\n"
+        "exit status 1\n\n"
+        "Error: 1 errors were found\n"
+    )
+    values = _export(log, tmp_path / "ar.prom")
+    assert values[("restic_backup_success", "db@prod", "s3:eu")] == 0
+    assert values[("restic_backup_exit_code", "db@prod", "s3:eu")] == 1
+    assert values[("restic_backup_success", "db@prod", "local")] == 1
+
+
+def test_an_exit_status_of_thousands_of_digits_is_a_malformed_line(tmp_path: Path) -> None:
+    log = tmp_path / "huge.log"
+    prom = tmp_path / "ar.prom"
+    log.write_text(QUIET_FAILED.read_text().replace("exit status 3", "exit status " + "9" * 4301))
+    result = CliRunner().invoke(app, ["parse", str(log), "-o", str(prom), "-l", "job=ar"])
+    assert result.exit_code == 4, result.output
+    assert "not an exit status" in result.output
+    assert "restic_exporter_parse_success" in prom.read_text()

@@ -37,7 +37,7 @@ JSON_SUCCESS = (
 
 
 def _latest(text: str) -> tuple[BackupRun, int]:
-    log = parse_backup_log(text.splitlines())
+    log = parse_backup_log(text.split("\n"))
     assert log.latest_run is not None
     return log.latest_run, log.runs
 
@@ -87,14 +87,26 @@ def test_a_run_cut_off_mid_summary_is_incomplete() -> None:
 
 
 def test_the_fatal_after_an_interruption_belongs_to_it() -> None:
-    run, runs = _latest(
-        SUCCESS
-        + "signal interrupt received, cleaning up\n"
-        + "Fatal: unable to save snapshot: context canceled\n"
-    )
-    assert runs == 2
+    """0.17 and 0.18 (signal line after an erase code) exit 1 when the cancelled backup ends with
+    ``Fatal: unable to save snapshot: context canceled``; 0.19 (carriage return) exits 130."""
+    for signal_line, code in (
+        ("\x1b[2Ksignal interrupt received, cleaning up", 1),
+        ("\rsignal interrupt received, cleaning up ", 130),
+    ):
+        run, runs = _latest(
+            SUCCESS
+            + signal_line
+            + "\n[0:00] 0 files 0 B, total 1 files 0 B, 0 errors\n/stream.bin\n"
+            + "Fatal: unable to save snapshot: context canceled\n"
+        )
+        assert runs == 2
+        assert run.interrupted and run.exit_code == code
+        assert run.fatal_message == "unable to save snapshot: context canceled"
+
+
+def test_an_interruption_alone_exits_130() -> None:
+    run, _ = _latest("\x1b[2Ksignal interrupt received, cleaning up\n")
     assert run.interrupted and run.exit_code == 130
-    assert run.fatal_message == "unable to save snapshot: context canceled"
 
 
 def test_the_warning_after_the_snapshot_line_belongs_to_its_run() -> None:

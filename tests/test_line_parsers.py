@@ -15,9 +15,11 @@ from parsers.records import (
     ItemCounts,
     ItemError,
     LineError,
+    LockAge,
     Preamble,
     Processed,
     Progress,
+    RepositoryLock,
     ScanFinished,
     SnapshotSaved,
     SnapshotSkipped,
@@ -25,6 +27,7 @@ from parsers.records import (
     SourceReadWarning,
 )
 
+_RATIO = 261640684 / 315172585
 TEXT_LINES: list[tuple[str, Event | None]] = [
     ("Files:        4838 new,     0 changed,     0 unmodified", ItemCounts("files", 4838, 0, 0)),
     ("Dirs:            0 new,     2 changed,   943 unmodified", ItemCounts("dirs", 0, 2, 943)),
@@ -47,7 +50,11 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
     ),
     (
         "[0:00] 0 files 0 B, total 1 files 57.220 MiB, 0 errors",
-        Progress(0.0, None, 0, 0, 1, 59999519, 0, None),
+        Progress(0.0, 0.0, 0, 0, 1, 59999519, 0, None),
+    ),
+    (  # restic 0.14, RESTIC_PROGRESS_FPS on a pipe: no percentage, the totals tell it
+        "[0:04] 6 files 249.520 MiB, total 7 files 300.572 MiB, 0 errors",
+        Progress(4.0, _RATIO, 6, 261640684, 7, 315172585, 0, 4.0 * (1 - _RATIO) / _RATIO),
     ),
     ("[0:03] 12 files, 1.000 MiB, 2 errors", Progress(3.0, None, 12, 1048576, None, None, 2, None)),
     (
@@ -68,7 +75,12 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
     ("/srv/gone does not exist, skipping", SourceMissing("/srv/gone")),
     ("Warning: at least one source file could not be read", SourceReadWarning()),
     ("Warning: failed to read all source data during backup", SourceReadWarning()),
-    ("Fatal: wrong password or no key found", Fatal("wrong password or no key found", 1)),
+    # 1 up to 0.17.0, 12 from 0.17.1: the text does not tell which, so no code is inferred
+    ("Fatal: wrong password or no key found", Fatal("wrong password or no key found", None)),
+    (
+        "Fatal: unable to save snapshot: context canceled",
+        Fatal("unable to save snapshot: context canceled", 1),
+    ),
     (
         "Fatal: repository does not exist: unable to open config file: stat /r/config: x",
         Fatal("repository does not exist: unable to open config file: stat /r/config: x", 10),
@@ -77,9 +89,20 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
         "unable to create lock in backend: repository is already locked by PID 7 on vm by u (UID 1, GID 1)",
         Fatal(
             "unable to create lock in backend: repository is already locked by PID 7 on vm by u (UID 1, GID 1)",
-            1,
+            None,  # 1 before 0.17, 11 from 0.17
+            lock=RepositoryLock(pid=7, host="vm", user="u", exclusive=False),
         ),
     ),
+    (
+        "unable to create lock in backend: repository is already locked exclusively by PID 16230 on vm by root (UID 0, GID 0)",
+        Fatal(
+            "unable to create lock in backend: repository is already locked exclusively by PID 16230 on vm by root (UID 0, GID 0)",
+            None,
+            lock=RepositoryLock(pid=16230, host="vm", user="root", exclusive=True),
+        ),
+    ),
+    ("lock was created at 2026-12-04 15:00:22 (378.157569ms ago)", LockAge(0.378157569)),
+    ("lock was created at 2026-11-22 02:10:41 (6h2m48.2s ago)", LockAge(21768.2)),
     (
         "config file has zero size, invalid repository?",
         Fatal("config file has zero size, invalid repository?", 1),
@@ -88,7 +111,8 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
         "\x1b[2Ksignal interrupt received, cleaning up",
         Interrupted("interrupt"),
     ),
-    ("\rsignal terminated received, cleaning up ", Interrupted("terminated")),
+    ("\rsignal terminated received, cleaning up ", Interrupted("terminated", carriage_return=True)),
+    ("\x1b[2Ksignal interrupt received, cleaning up", Interrupted("interrupt")),
     # Lines that are not the backup's own: no event.
     ("unchanged /src/a/1.bin", None),
     ("new       /src/a/5.bin, saved in 0.002s (512 B added)", None),
@@ -143,9 +167,17 @@ def test_json_error_message_of_each_era() -> None:
     old = '{"message_type":"error","error":{"Op":"open","Path":"src/s.txt","Err":13},"during":"archival","item":"/srv/src/s.txt"}'
     empty = '{"message_type":"error","error":{},"during":"scan","item":"/srv/src/locked"}'
     new = '{"message_type":"error","error":{"message":"open /x: permission denied"},"during":"archival","item":"/x"}'
-    assert parse_line(old, 1) == (ItemError("open src/s.txt: errno 13 (archival /srv/src/s.txt)"),)
-    assert parse_line(empty, 1) == (ItemError("error (scan /srv/src/locked)"),)
-    assert parse_line(new, 1) == (ItemError("open /x: permission denied (archival /x)"),)
+    assert parse_line(old, 1) == (
+        ItemError(
+            "open src/s.txt: errno 13 (archival /srv/src/s.txt)", "/srv/src/s.txt", "archival"
+        ),
+    )
+    assert parse_line(empty, 1) == (
+        ItemError("error (scan /srv/src/locked)", "/srv/src/locked", "scan"),
+    )
+    assert parse_line(new, 1) == (
+        ItemError("open /x: permission denied (archival /x)", "/x", "archival"),
+    )
 
 
 def test_json_scan_finished_arrives_as_status_before_0_16() -> None:

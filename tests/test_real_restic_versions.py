@@ -28,72 +28,7 @@ from exporter.cli import app
 AllLogs = dict[str, VersionLogs | ResticMissingError]
 
 # (test, series, scenario) -> the defect that makes our parser wrong about that real log.
-_MISSING_SOURCE = (
-    "a missing source beside an existing one ('absent does not exist, skipping'; restic < 0.19 "
-    "saves the snapshot and exits 0) is reported as restic_backup_success 0"
-)
-_OLD_JSON_WARNING = (
-    "0.11 --json with unreadable items may print no summary, only error messages and 'Warning: "
-    "failed to read all source data during backup' (snapshot saved, exit 3): parse fails with "
-    "'the log ends before the backup run ... finished' (exit 4)"
-)
-_SKIP_JSON_DURATION = (
-    "0.18 --skip-if-unchanged --json: the summary's impossible '\"total_duration\":"
-    "-9223372036.854776' makes parse reject the whole log (exit 4) instead of dropping the duration"
-)
-_EXIT_12 = (
-    "'Fatal: wrong password or no key found' is inferred as exit code 1; restic 0.17.1+ exits 12 "
-    "(the text does not tell the version: the exit code should be absent)"
-)
-_EXIT_11 = (
-    "'unable to create lock in backend: repository is already locked ...' is inferred as exit "
-    "code 1; restic 0.17+ exits 11 (the text does not tell: the exit code should be absent)"
-)
-DEFECTS: dict[tuple[str, str, str], str] = {
-    **{
-        (test, series, "missing_source"): _MISSING_SOURCE
-        for test in ("inferred", "exit_code_option")
-        for series in ("0.11", "0.14", "0.18")
-    },
-    **{
-        (test, "0.18", "skip_unchanged_json"): _SKIP_JSON_DURATION
-        for test in ("inferred", "exit_code_option", "inferred_exit_code", "backup_values")
-    },
-    **{
-        ("inferred_exit_code", series, scenario): _EXIT_12
-        for series in ("0.18", "0.19")
-        for scenario in ("wrong_password", "appended_failure_last")
-    },
-    **{("inferred_exit_code", series, "locked"): _EXIT_11 for series in ("0.18", "0.19")},
-    ("inferred_exit_code", "0.19", "interrupted_verbose"): (
-        "0.19 interrupted: '\\rsignal interrupt received, cleaning up ' then 'Fatal: unable to "
-        "save snapshot: context canceled' is inferred as exit code 1; 0.19 exits 130 (0.18 prints "
-        "the same Fatal line, with '\\x1b[2K' before its signal line, and exits 1)"
-    ),
-    **{
-        ("backup_values", series, "unreadable_json"): (
-            "--json: an unreadable directory gives two error messages (during scan and during "
-            "archival); restic_backup_errors counts messages (3), not the 2 unreadable items"
-        )
-        for series in ("0.11", "0.14", "0.18", "0.19")
-    },
-    ("backup_values", "0.18", "skip_unchanged"): (
-        "0.18 --skip-if-unchanged: 'processed 8 files, 13.965 KiB in 5124095573468383:13:00' "
-        "becomes restic_backup_duration_seconds 1.8e19 (an impossible time exported as data)"
-    ),
-    ("prune", "0.11", "prune"): (
-        "0.11's old prune prints no 'remaining:' line; restic_prune_blobs{action=remaining} is "
-        "absent although 'found N of M data blobs still in use, removing K blobs' gives it"
-    ),
-    **{
-        ("check", series, "check_damaged_json"): (
-            'check --json, damaged repository: the hint \'{"message_type":"error","message":'
-            '"\\nThe repository is damaged and must be repaired. ..."}\' is counted as a problem: '
-            "restic_check_problems 2, restic's summary says num_errors 1"
-        )
-        for series in ("0.18", "0.19")
-    },
-}
+DEFECTS: dict[tuple[str, str, str], str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -106,13 +41,7 @@ def _run(logs: AllLogs, series: str, scenario: str) -> RealRun:
     found = logs[series]
     if isinstance(found, ResticMissingError):
         pytest.fail(str(found))
-    run = found.runs[scenario]
-    # Not every run: restic 0.11 sometimes prints the summary, sometimes not, so this defect
-    # cannot be a static strict xfail; it applies when the summary is missing.
-    summary = b'"message_type":"summary"' in run.log.read_bytes()
-    if (series, scenario) == ("0.11", "unreadable_json") and not summary:
-        pytest.xfail(_OLD_JSON_WARNING)
-    return run
+    return found.runs[scenario]
 
 
 def _cases(test: str, keep: set[str] | None = None) -> list[object]:
