@@ -35,6 +35,7 @@ from exporter.advice import label_advice, missing_directory, output_advice
 from exporter.catalogue import RESERVED_LABELS
 from exporter.errors import ExporterError
 from exporter.paths import describe_os_error, same_file
+from exporter.textfile import replaceable_problem
 
 DEFAULT_DEBOUNCE_SECONDS = 1.0
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -131,7 +132,7 @@ def checked(config: Config, where: _Locator | None = None) -> Config:
     warnings: list[str] = []
     for index, job in enumerate(config.jobs):
         prefix = f"job #{index + 1}: " if where is not None else ""
-        if problem := missing_directory(job.output):
+        if problem := missing_directory(job.output) or replaceable_problem(job.output):
             raise error("output", problem, job=index)
         warnings += output_advice(job.output, prefix)
         warnings += label_advice(

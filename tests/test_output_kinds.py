@@ -38,3 +38,13 @@ def test_an_output_that_is_not_a_regular_file_is_never_replaced(tmp_path: Path, 
         assert stat.S_ISFIFO(target.lstat().st_mode)
     else:
         assert target.is_dir()
+
+
+def test_watch_refuses_such_an_output_at_start(tmp_path: Path) -> None:
+    from exporter.config import ConfigError, load_config
+
+    os.mkfifo(tmp_path / "out")
+    config = tmp_path / "exporter.toml"
+    config.write_text(f'[[job]]\nlog = "{tmp_path / "a.log"}"\noutput = "{tmp_path / "out"}"\n')
+    with pytest.raises(ConfigError, match="output: it is a FIFO, not replaced with metrics"):
+        load_config(config)
