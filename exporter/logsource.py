@@ -41,6 +41,8 @@ class LogSource:
     skipped_long_lines: int = 0
     max_bytes: int = MAX_LOG_BYTES
     bytes_read: int = 0
+    is_stdin: bool = False
+    """Standard input: it has no mtime worth reading, and is not ours to close."""
 
     def lines(self) -> Iterator[str]:
         """The lines.  Raises LogUnreadable on a read error, LogNotUnderstood past `max_bytes`."""
@@ -82,7 +84,7 @@ class LogSource:
 
     def written_timestamp_seconds(self) -> float | None:
         """When the log was last written: its mtime; None for a pipe or a terminal."""
-        if self.stream is sys.stdin.buffer:
+        if self.is_stdin:
             return None
         try:
             return os.fstat(self.stream.fileno()).st_mtime
@@ -90,7 +92,7 @@ class LogSource:
             return None
 
     def close(self) -> None:
-        if self.stream is not sys.stdin.buffer:
+        if not self.is_stdin:
             self.stream.close()
 
 
@@ -135,7 +137,9 @@ def open_log(name: str, *, max_bytes: int = MAX_LOG_BYTES) -> LogSource:
     after `max_bytes`.  Raises LogUnreadable with a one-line reason, also for a path that is a
     device or a directory: a log is a regular file, a FIFO or a socket."""
     if name == STDIN:
-        return LogSource("standard input", sys.stdin.buffer, max_bytes=max_bytes)
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise LogUnreadable("cannot read standard input: it is closed")
+        return LogSource("standard input", sys.stdin.buffer, max_bytes=max_bytes, is_stdin=True)
     if name.startswith(JOURNAL_PREFIX):
         source = open_journal(name.removeprefix(JOURNAL_PREFIX))
         source.max_bytes = max_bytes

@@ -48,3 +48,22 @@ def test_watch_refuses_such_an_output_at_start(tmp_path: Path) -> None:
     config.write_text(f'[[job]]\nlog = "{tmp_path / "a.log"}"\noutput = "{tmp_path / "out"}"\n')
     with pytest.raises(ConfigError, match="output: it is a FIFO, not replaced with metrics"):
         load_config(config)
+
+
+def test_closed_standard_streams_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """cron and daemons may start us with stdin closed (``<&-``)."""
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "exporter", "parse", *args],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+            preexec_fn=lambda: os.close(0),
+        )  # fmt: skip
+
+    from_file = run(str(GOOD_LOG), "-o", str(tmp_path / "a.prom"))
+    assert from_file.returncode == 0 and "Traceback" not in from_file.stderr
+    from_stdin = run("-", "-o", str(tmp_path / "b.prom"))
+    assert from_stdin.returncode == 3
+    assert from_stdin.stderr.endswith("cannot read standard input: it is closed\n")
