@@ -166,6 +166,24 @@ CHECK_PROBLEMS = MetricSpec(
     "restic_check_problems",
     "Problems the latest restic check listed (missing or damaged packs, trees, blobs).",
 )
+REPOSITORY_LOCK_CREATED = MetricSpec(
+    "restic_repository_lock_created_timestamp_seconds",
+    "Unix time the repository lock that kept the latest run of a restic command out was "
+    "created: the run's end minus the lock's age restic reported, by command.",
+    ("command",),
+)
+REPOSITORY_LOCK_INFO = MetricSpec(
+    "restic_repository_lock_info",
+    "1 for the holder of the repository lock that kept the latest run of a restic command out: "
+    "its host, user and whether the lock is exclusive (true, false), by command.",
+    ("command", "lock_host", "lock_user", "lock_exclusive"),
+)
+REPOSITORY_LOCK_PID = MetricSpec(
+    "restic_repository_lock_pid",
+    "Process ID, on the lock's host, of the restic holding the repository lock that kept the "
+    "latest run of a restic command out, by command.",
+    ("command",),
+)
 
 
 def _stats(name: str, help_text: str) -> MetricSpec:
@@ -230,6 +248,9 @@ ALL = (
     STATS_COMPRESSION_RATIO,
     STATS_COMPRESSION_PROGRESS,
     STATS_COMPRESSION_SAVING,
+    REPOSITORY_LOCK_CREATED,
+    REPOSITORY_LOCK_INFO,
+    REPOSITORY_LOCK_PID,
 )
 
 # autorestic's location and backend go on every metric of their section.

@@ -14,7 +14,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from exporter import catalogue
 from exporter.catalogue import MetricSpec
 from exporter.report import BackupReport, CommandReport, SectionReport
-from parsers.records import CheckRun, ForgetRun, PruneRun, StateCounts, StatsRun
+from parsers.records import (
+    CheckRun,
+    ForgetRun,
+    PruneRun,
+    RepositoryLock,
+    StateCounts,
+    StatsRun,
+)
 
 
 class _Families:
@@ -73,6 +80,8 @@ def _backup(out: _Families, report: BackupReport, labels: Mapping[str, str]) -> 
         if run.added_bytes is not None:  # only the "Added"/"Would add" line tells a dry run
             out.add(catalogue.BACKUP_DRY_RUN, int(run.dry_run), labels)
     out.add(catalogue.BACKUP_LAST_RUN, report.last_run_timestamp_seconds, labels)
+    if run is not None:
+        _lock(out, "backup", run.lock, report.last_run_timestamp_seconds, labels)
     out.add(catalogue.BACKUP_LAST_SUCCESS, report.last_success_timestamp_seconds, labels)
     if report.success is not None:
         out.add(catalogue.EXPORTER_PARSE_SUCCESS, int(report.parse_success), labels)
@@ -92,6 +101,7 @@ def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -
         out.add(catalogue.COMMAND_SUCCESS[report.command], int(report.success), labels)
     out.add(catalogue.COMMAND_LAST_RUN[report.command], report.last_run_timestamp_seconds, labels)
     run = report.run
+    _lock(out, report.command, run.lock, report.last_run_timestamp_seconds, labels)
     if isinstance(run, ForgetRun):
         out.add(catalogue.FORGET_SNAPSHOTS, run.kept_snapshots, labels, action="keep")
         out.add(catalogue.FORGET_SNAPSHOTS, run.removed_snapshots, labels, action="remove")
@@ -123,3 +133,30 @@ def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -
             (catalogue.STATS_COMPRESSION_SAVING, run.compression_space_saving_ratio),
         ):
             out.add(spec, value, labels, mode=mode)
+
+
+def _lock(
+    out: _Families,
+    command: str,
+    lock: RepositoryLock | None,
+    ended: float | None,
+    labels: Mapping[str, str],
+) -> None:
+    """Who held the lock that kept a run out.  Host and user are labels (a handful of values per
+    repository, cut to 64 characters by the parser); the PID, new for every lock, is a value."""
+    if lock is None:
+        return
+    exclusive = "true" if lock.exclusive else "false"
+    out.add(
+        catalogue.REPOSITORY_LOCK_INFO,
+        1,
+        labels,
+        command=command,
+        lock_host=lock.host,
+        lock_user=lock.user,
+        lock_exclusive=exclusive,
+    )
+    out.add(catalogue.REPOSITORY_LOCK_PID, lock.pid, labels, command=command)
+    if lock.age_seconds is not None and ended is not None:
+        created = ended - lock.age_seconds
+        out.add(catalogue.REPOSITORY_LOCK_CREATED, created, labels, command=command)

@@ -339,10 +339,15 @@ def _lock_holder(message: str) -> RepositoryLock | None:
         return None
     return RepositoryLock(
         pid=to_count(match["pid"]),
-        host=match["host"][:_LABEL_MAX],
-        user=match["user"][:_LABEL_MAX],
+        host=_label_safe(match["host"]),
+        user=_label_safe(match["user"]),
         exclusive=match["exclusive"] is not None,
     )
+
+
+def _label_safe(text: str) -> str:
+    """A host or user name fit for a label value: printable, at most 64 characters."""
+    return "".join(char if char.isprintable() else "?" for char in text[:_LABEL_MAX])
 
 
 def _optional_int(text: str | None) -> int | None:

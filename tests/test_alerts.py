@@ -48,7 +48,7 @@ def test_rule_tests_cover_every_alert() -> None:
         if line.strip().startswith("- alert:")
     }
     tested = RULE_TESTS.read_text()
-    assert len(alerts) == 9
+    assert len(alerts) == 10
     for alert in alerts:
         assert f"alertname: {alert}\n" in tested, f"{alert} is never shown to fire"
         assert f"alertname: {alert}, exp_alerts: []" in tested, f"{alert} is never shown quiet"
