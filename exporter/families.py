@@ -121,18 +121,25 @@ def _command(out: _Families, report: CommandReport, labels: Mapping[str, str]) -
             out.add(catalogue.CHECK_ERRORS_FOUND, int(run.errors_found), labels)
         out.add(catalogue.CHECK_PROBLEMS, run.problems, labels)
     elif isinstance(run, StatsRun):
-        mode = run.mode or "unknown"
-        for spec, value in (
-            (catalogue.STATS_TOTAL_SIZE, run.total_size_bytes),
-            (catalogue.STATS_UNCOMPRESSED_SIZE, run.total_uncompressed_size_bytes),
-            (catalogue.STATS_SNAPSHOTS, run.snapshots),
-            (catalogue.STATS_FILES, run.files),
-            (catalogue.STATS_BLOBS, run.blobs),
-            (catalogue.STATS_COMPRESSION_RATIO, run.compression_ratio),
-            (catalogue.STATS_COMPRESSION_PROGRESS, run.compression_progress_ratio),
-            (catalogue.STATS_COMPRESSION_SAVING, run.compression_space_saving_ratio),
-        ):
-            out.add(spec, value, labels, mode=mode)
+        for stats in (*report.earlier_runs, run):
+            if isinstance(stats, StatsRun):
+                _stats(out, stats, labels)
+
+
+def _stats(out: _Families, run: StatsRun, labels: Mapping[str, str]) -> None:
+    """One stats run's values, labelled by its mode (each mode's latest run is reported)."""
+    mode = run.mode or "unknown"
+    for spec, value in (
+        (catalogue.STATS_TOTAL_SIZE, run.total_size_bytes),
+        (catalogue.STATS_UNCOMPRESSED_SIZE, run.total_uncompressed_size_bytes),
+        (catalogue.STATS_SNAPSHOTS, run.snapshots),
+        (catalogue.STATS_FILES, run.files),
+        (catalogue.STATS_BLOBS, run.blobs),
+        (catalogue.STATS_COMPRESSION_RATIO, run.compression_ratio),
+        (catalogue.STATS_COMPRESSION_PROGRESS, run.compression_progress_ratio),
+        (catalogue.STATS_COMPRESSION_SAVING, run.compression_space_saving_ratio),
+    ):
+        out.add(spec, value, labels, mode=mode)
 
 
 def _lock(

@@ -53,6 +53,9 @@ class CommandReport:
     """None while the run is still going (watch mode)."""
     last_run_timestamp_seconds: float
     failure_reason: str | None
+    earlier_runs: tuple[CommandRun, ...] = ()
+    """Complete runs before `run` of another variant (stats in another mode): their own
+    values are reported beside the latest run's, labelled by that variant."""
 
 
 @dataclass(frozen=True)
@@ -170,13 +173,20 @@ def log_report(
         own = _section_labels(section)
         last_command = None if parsed.autorestic else section.last_command
         commands = tuple(
-            command_report(
-                name,
-                run,
-                exit_code if name == last_command else None,
-                log_written_timestamp_seconds,
-                problem,
-                live=live_now is not None,
+            replace(
+                command_report(
+                    name,
+                    run,
+                    exit_code if name == last_command else None,
+                    log_written_timestamp_seconds,
+                    problem,
+                    live=live_now is not None,
+                ),
+                earlier_runs=tuple(
+                    earlier
+                    for earlier in section.earlier_variants.get(name, ())
+                    if isinstance(earlier, CommandRun)
+                ),
             )
             for name, run in section.commands.items()
             if isinstance(run, CommandRun)

@@ -98,6 +98,9 @@ class Command(Generic[EventT, DraftT, RunT]):
     """The ``--json`` messages (objects with a ``message_type``) that are its own."""
     parse_json: Callable[[dict[str, Any], str, int], tuple[EventT, ...]] | None = None
     """The events of one of its own JSON messages (decoded once, by the router)."""
+    variant: Callable[[Any], str] | None = None
+    """What tells its runs apart where each kind's latest run counts (stats' mode): the latest
+    complete run of every variant is kept, not only the latest run."""
 
     def owns_json(self, message: dict[str, Any]) -> bool:
         return any(kind.matches(message) for kind in self.json_messages)
@@ -118,12 +121,15 @@ class CommandReader(Generic[EventT, DraftT, RunT]):
         "draft",
         "previous_complete",
         "runs",
+        "variants",
     )
 
     def __init__(self, command: Command[EventT, DraftT, RunT]) -> None:
         self.command = command
         self.draft: DraftT | None = None
         self.previous_complete: RunT | None = None
+        self.variants: dict[str, RunT] = {}
+        """The latest complete run of each variant before the current run (`Command.variant`)."""
         self.runs = 0
         # bound once: the reader is on the path of every line
         self.candidate = command.candidate.search
@@ -152,10 +158,22 @@ class CommandReader(Generic[EventT, DraftT, RunT]):
             if draft is None or self._starts_new_run(draft, event):
                 if draft is not None and draft.complete:
                     self.previous_complete = draft.freeze()
+                    variant = self.command.variant
+                    if variant is not None:
+                        self.variants[variant(self.previous_complete)] = self.previous_complete
                 draft = self.draft = self._new_draft(line_number)
                 self.runs += 1
             self._fold(draft, event)
             draft.last_line = line_number
+
+    def earlier_variants(self) -> tuple[RunT, ...]:
+        """The latest complete run of every variant but the latest run's, oldest first."""
+        variant, latest = self.command.variant, self.latest()
+        if variant is None or latest is None:
+            return ()
+        own = variant(latest)
+        runs = (run for key, run in self.variants.items() if key != own)
+        return tuple(sorted(runs, key=lambda run: run.last_line))
 
     def latest(self) -> RunT | None:
         draft = self.draft

@@ -55,6 +55,9 @@ class Section:
     """The latest run of each command that ran, by name, in the order of COMMANDS."""
     backup_before: BackupRun | None = None
     """The latest backup run before `backup` that reached its end."""
+    earlier_variants: Mapping[str, tuple[Run, ...]] = field(default_factory=dict)
+    """Per command, the latest complete run of each of its variants other than the latest
+    run's (stats in another mode), oldest first."""
     last_command: str | None = None
     """The command whose run printed the section's last recognised line."""
     autorestic_failed: bool = False
@@ -183,14 +186,22 @@ class _SectionParser:
                 runs[reader.command.name] = run
         last = max(runs, key=lambda name: runs[name].last_line) if runs else None
         backup_before = self._default.previous_complete
+        earlier = {
+            reader.command.name: variants
+            for reader in self._readers
+            if (variants := reader.earlier_variants())
+        }
         if pair is None or state is None:
-            return Section(runs=runs, backup_before=backup_before, last_command=last)
+            return Section(
+                runs=runs, backup_before=backup_before, last_command=last, earlier_variants=earlier
+            )
         return Section(
             location=pair[0],
             backend=pair[1],
             runs=runs,
             backup_before=backup_before,
             last_command=last,
+            earlier_variants=earlier,
             autorestic_failed=state.failed,
             autorestic_exit_code=state.exit_code,
             autorestic_finished=state.finished,

@@ -243,4 +243,5 @@ COMMAND = Command(
     fold=fold,
     starts_new_run=starts_new_run,
     claims_shared=True,
+    variant=lambda run: run.mode or "unknown",
 )

@@ -129,3 +129,25 @@ def test_old_prune_leaves_the_blobs_still_in_use() -> None:
 def test_check_json_problems_are_restics_num_errors(version: str) -> None:
     check = _section(REAL / version / "check_damaged_json.log").check
     assert check is not None and check.problems == 1 and check.errors_found
+
+
+def test_stats_in_two_modes_reports_each_mode_s_latest_run() -> None:
+    from exporter.families import log_families
+    from exporter.report import log_report
+    from exporter.textfile import render
+
+    text = b"".join(
+        (REAL / "0.14.0" / name).read_bytes() for name in ("stats.log", "stats_raw.log")
+    )
+    parsed = parse_log(line.decode() for line in text.rstrip(b"\n").split(b"\n"))
+    reports = log_report(
+        parsed,
+        exit_code=None,
+        log_written_timestamp_seconds=1.0,
+        last_success=lambda labels: None,
+        user_labels={},
+    )
+    prom = render(log_families(reports, {})).decode()
+    assert 'restic_stats_total_size_bytes{mode="restore-size"}' in prom
+    assert 'restic_stats_total_size_bytes{mode="raw-data"}' in prom
+    assert prom.count("\nrestic_stats_success ") == 1
