@@ -11,12 +11,15 @@ stream (a FIFO, stdin) that goes on past `MAX_LOG_BYTES` stops the read with Log
 from __future__ import annotations
 
 import errno
+import json
+import math
 import os
 import stat
 import subprocess
 import sys
+from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -98,17 +101,31 @@ class LogSource:
 
 @dataclass
 class JournalSource(LogSource):
-    """The output of one systemd service invocation, as journalctl prints it."""
+    """The output of one systemd service invocation, as journalctl prints it in JSON: each
+    line's text and the time journald received it (`line_time`), the clock a run's end is
+    best read from when restic does not print it."""
 
     process: subprocess.Popen[bytes] | None = None
+    times: array[float] = field(default_factory=lambda: array("d"))
 
     def lines(self) -> Iterator[str]:
-        yield from super().lines()
+        for entry in super().lines():
+            text, moment = _journal_entry(entry)
+            for line in text.split("\n"):
+                self.times.append(moment)
+                yield line
         assert self.process is not None
         if self.process.wait() != 0:
             assert self.process.stderr is not None
             reason = self.process.stderr.read().decode(errors="replace").strip().splitlines()
             raise LogUnreadable(f"journalctl failed: {reason[-1] if reason else 'no reason given'}")
+
+    def line_time(self, line_number: int) -> float | None:
+        """When journald received line `line_number` (1-based), if it said."""
+        if not 1 <= line_number <= len(self.times):
+            return None
+        moment = self.times[line_number - 1]
+        return None if math.isnan(moment) else moment
 
     def written_timestamp_seconds(self) -> float | None:
         return None  # the hook runs as the service ends: "now" is when it ended
@@ -119,10 +136,33 @@ class JournalSource(LogSource):
             self.process.wait()
 
 
+def _journal_entry(line: str) -> tuple[str, float]:
+    """One line of ``journalctl --output=json``: the message (text, or bytes journald kept as a
+    list of numbers) and ``__REALTIME_TIMESTAMP`` (microseconds).  A line that is not such an
+    entry is taken as text with no time."""
+    try:
+        entry = json.loads(line)
+        message = entry.get("MESSAGE")
+        if isinstance(message, list):
+            message = bytes(b for b in message if isinstance(b, int) and 0 <= b < 256)
+            message = message.decode("utf-8", errors="replace")
+        moment = int(entry.get("__REALTIME_TIMESTAMP", "")) / 1e6
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+        return line, math.nan
+    text = message if isinstance(message, str) else ""
+    return text, moment if math.isfinite(moment) and moment > 0 else math.nan
+
+
 def open_journal(invocation: str) -> LogSource:
     """journalctl's output for `invocation`, after asking journald to write out what it has
     (the service's last lines may still be on their way)."""
-    command = ["journalctl", "--no-pager", "--output=cat", f"_SYSTEMD_INVOCATION_ID={invocation}"]
+    command = [
+        "journalctl",
+        "--no-pager",
+        "--output=json",
+        "--output-fields=MESSAGE",
+        f"_SYSTEMD_INVOCATION_ID={invocation}",
+    ]
     try:
         subprocess.run(["journalctl", "--sync"], capture_output=True, timeout=10, check=False)
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -87,6 +87,7 @@ def _publish_claimed(
         options.labels,
         reading.written_timestamp_seconds,
         now,
+        line_time=reading.line_time,
     )
     warnings.extend(stamped.warnings)
     registry = metrics_registry(log_families(stamped.sections, options.labels))

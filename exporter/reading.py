@@ -6,11 +6,13 @@ read or understood still gets metrics that say so.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable
 from exporter.fast_scan import scan
-from exporter.logsource import LogSource, open_log
+from exporter.logsource import JournalSource, LogSource, open_log
 from parsers.log import LogParser, ParsedLog
 
 
@@ -24,6 +26,8 @@ class LogReading:
     warnings: tuple[str, ...] = ()
     line_error: bool = False
     """The problem is a malformed line in a run that is reported."""
+    line_time: Callable[[int], float | None] | None = None
+    """When each line was written, by its number, where the source says (the journal)."""
 
 
 def read_log(log: str) -> LogReading:
@@ -44,7 +48,10 @@ def read_log(log: str) -> LogReading:
         return LogReading(None, error, None)
     finally:
         source.close()
-    return reading_of(parser, source.name, source.skipped_long_lines, written_at)
+    reading = reading_of(parser, source.name, source.skipped_long_lines, written_at)
+    if isinstance(source, JournalSource):
+        reading = dataclasses.replace(reading, line_time=source.line_time)
+    return reading
 
 
 def reading_of(

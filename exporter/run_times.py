@@ -3,8 +3,9 @@
 For a run the output has not reported before, the time is, in this order:
 
 1. restic's own end time (JSON ``backup_end``, restic 0.18+), when it is a plausible time;
-2. when the log was last written (its mtime), as the exporter first sees the run complete;
-3. now, for a log without an mtime (stdin, the journal).
+2. when the run's last line was written, where the log's source says it (the journal);
+3. when the log was last written (its mtime), as the exporter first sees the run complete;
+4. now, for a log without an mtime (stdin).
 
 A time in the future is replaced by now and one before 1970 by the next clock, with a warning:
 a last success in the future would outlive the real one.  For a run the output has reported
@@ -14,7 +15,7 @@ before (`exporter.run_memory`), the time first written is kept.  Pure: `now` is 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from exporter.report import BackupReport, CommandReport, SectionReport
@@ -40,9 +41,11 @@ def stamp_runs(
     user_labels: Mapping[str, str],
     log_written_timestamp_seconds: float | None,
     now: float,
+    line_time: Callable[[int], float | None] | None = None,
 ) -> StampedSections:
-    """`sections` with each run's times settled, and the memory that says so."""
-    stamper = _Stamper(memory, log_written_timestamp_seconds, now)
+    """`sections` with each run's times settled, and the memory that says so.  `line_time`
+    tells when a line (by number) was written, where the log's source knows."""
+    stamper = _Stamper(memory, log_written_timestamp_seconds, now, line_time)
     stamped = []
     for section in sections:
         labels = {**user_labels, **section.labels}
@@ -58,10 +61,17 @@ def stamp_runs(
 
 
 class _Stamper:
-    def __init__(self, memory: RunMemory, written_at: float | None, now: float) -> None:
+    def __init__(
+        self,
+        memory: RunMemory,
+        written_at: float | None,
+        now: float,
+        line_time: Callable[[int], float | None] | None,
+    ) -> None:
         self._memory = memory
         self._written_at = written_at
         self._now = now
+        self._line_time = line_time
         self.seen: dict[str, SeenRun] = {}
         self.warnings: list[str] = []
 
@@ -97,12 +107,24 @@ class _Stamper:
             moment = seen.last_run_timestamp_seconds
         else:
             moment = self._best_clock(run, command)
+            dropped = run.dropped_values if isinstance(run, BackupRun) else ()
+            if dropped:  # said once: when the run is new
+                self.warnings.append(
+                    f"{command}: restic printed values that cannot be true, left out: "
+                    + ", ".join(dropped)
+                )
         self.seen[key] = SeenRun(identity, moment)
         return moment
 
     def _best_clock(self, run: BackupRun | CommandRun, command: str) -> float:
         own = run.ended_timestamp_seconds if isinstance(run, BackupRun) else None
-        for name, moment in (("restic's end time", own), ("the log's mtime", self._written_at)):
+        last_line = self._line_time(run.last_line) if self._line_time is not None else None
+        clocks = (
+            ("restic's end time", own),
+            ("the time of its last line", last_line),
+            ("the log's mtime", self._written_at),
+        )
+        for name, moment in clocks:
             if moment is None:
                 continue
             if moment <= 0:

@@ -4,6 +4,7 @@ would run it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -72,18 +73,30 @@ def test_the_drop_in_uses_exec_stop_post_and_the_journal() -> None:
     assert "ExecStartPost=" not in [line.split("=")[0] + "=" for line in drop_in.splitlines()]
 
 
+JOURNAL_START = 1_700_000_000
+"""When the stand-in journal says the first line was received; each next line a second later."""
+
+
 def _fake_journalctl(tmp_path: Path, invocation: str, log: Path, fail: bool = False) -> Path:
     """journalctl stands in for the journal: no journald runs here (a mock, for that reason
-    only).  It answers --sync, and prints `log` for exactly this invocation's match."""
+    only).  It answers --sync, and prints `log` for exactly this invocation's match, one JSON
+    entry per line as ``journalctl --output=json --output-fields=MESSAGE`` does: MESSAGE, and
+    __REALTIME_TIMESTAMP in microseconds."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    entries = tmp_path / "journal.json"
+    with entries.open("w") as out:
+        for number, line in enumerate(log.read_text().splitlines() if log.exists() else []):
+            moment = (JOURNAL_START + number) * 1_000_000
+            out.write(json.dumps({"__REALTIME_TIMESTAMP": str(moment), "MESSAGE": line}) + "\n")
     script = bin_dir / "journalctl"
     script.write_text(
         "#!/bin/sh\n"
         '[ "$1" = "--sync" ] && exit 0\n'
         + ('echo "No journal files were found." >&2; exit 1\n' if fail else "")
-        + f'[ "$3" = "_SYSTEMD_INVOCATION_ID={invocation}" ] || exit 2\n'
-        + f'[ "$2" = "--output=cat" ] || exit 2\ncat "{log}"\n'
+        + f'[ "$4" = "_SYSTEMD_INVOCATION_ID={invocation}" ] || exit 2\n'
+        + '[ "$2 $3" = "--output=json --output-fields=MESSAGE" ] || exit 2\n'
+        + f'cat "{entries}"\n'
     )
     script.chmod(0o755)
     return bin_dir
@@ -119,6 +132,12 @@ def test_the_hook_reads_its_invocation_from_the_journal(
     text = prom.read_text()
     assert value(text, "restic_backup_success", backup="system") == success
     assert value(text, "restic_backup_exit_code", backup="system") == exit_code
+    # The run ended when journald received its last line (not when the hook ran).
+    lines = (FIXTURES / "restic-0.14" / log).read_text().splitlines()
+    last = max(n for n, line in enumerate(lines) if line.strip() and "snapshot" not in line)
+    ended = value(text, "restic_backup_last_run_timestamp_seconds", backup="system")
+    assert ended is not None and JOURNAL_START <= ended <= JOURNAL_START + len(lines)
+    assert ended >= JOURNAL_START + last - 1
 
 
 def test_partial_ok_counts_exit_3_as_success(tmp_path: Path) -> None:
