@@ -159,13 +159,13 @@ def parse_line(line: str) -> AutoresticEvent | None:
     if match := USING.match(line):
         return AutoresticStart() if match["what"] == "config" else AutoresticOther()
     if match := LOCATION.match(line):
-        return LocationHeader(match["name"])
+        return LocationHeader(_name(match["name"]))
     if match := BACKEND.match(line):
-        return BackendHeader(match["name"])
+        return BackendHeader(_name(match["name"]))
     if match := FORGET_LOCATION.match(line):
-        return ForgetLocationHeader(match["name"])
+        return ForgetLocationHeader(_name(match["name"]))
     if match := FORGET_BACKEND.match(line):
-        return ForgetBackendHeader(match["name"])
+        return ForgetBackendHeader(_name(match["name"]))
     if EXECUTING.match(line) or OTHER.match(line):
         return AutoresticOther()
     if DONE.match(line):
@@ -179,8 +179,16 @@ def parse_line(line: str) -> AutoresticEvent | None:
         code = int(digits) if len(digits) <= 3 else None
         return ExitStatus(code if code is not None and code <= _MAX_EXIT_STATUS else None)
     if match := ERROR_BLOCK.match(line):
-        return ErrorBlock(match["name"])
+        return ErrorBlock(_name(match["name"]))
     return None
+
+
+def _name(text: str) -> str:
+    """A location or backend name as a label value: control characters (a stray carriage
+    return) become "?", so the exposition stays one sample a line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 # --- the session: where in autorestic's log the reader is -----------------------------------------

@@ -170,3 +170,21 @@ def test_an_exit_status_of_thousands_of_digits_is_a_malformed_line(tmp_path: Pat
     assert result.exit_code == 4, result.output
     assert "not an exit status" in result.output
     assert "restic_exporter_parse_success" in prom.read_text()
+
+
+def test_a_control_character_in_a_name_does_not_break_the_file(tmp_path: Path) -> None:
+    """Found by tests/test_properties.py: a carriage return in a backend name went into a label
+    value as it was, and the exposition could not be read back."""
+    log = tmp_path / "cr.log"
+    log.write_text(
+        'Backing up location "home"\nBackend: \r0\n'
+        "Files:        0 new,     0 changed,     0 unmodified\n"
+    )
+    prom = tmp_path / "ar.prom"
+    CliRunner().invoke(app, ["parse", str(log), "-o", str(prom), "-l", "job=ar"])
+    backends = {
+        sample.labels.get("backend")
+        for family in text_string_to_metric_families(prom.read_text())
+        for sample in family.samples
+    }
+    assert backends == {"?0"}
