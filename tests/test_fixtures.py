@@ -30,9 +30,10 @@ WRITTEN = 1_700_000_000.0
 """When every fixture was last written, as far as its .expected.prom goes."""
 LOGS = sorted(
     str(path.relative_to(FIXTURES))
-    for path in FIXTURES.glob("*/*")
-    if path.suffix in (".log", ".json") and ".expected." not in path.name
+    for path in (*FIXTURES.glob("*/*"), *FIXTURES.glob("real/*/*"))
+    if path.is_file() and path.suffix in (".log", ".json") and ".expected." not in path.name
 )
+"""Every fixture, and the real restic logs of tests/fixtures/real/<version>/ (two levels deep)."""
 # What else must have golden fixtures of its own: the parser module, the fixtures it reads (by
 # a part of their name) and the key their expectations show it by.
 FORMS = {
@@ -137,7 +138,7 @@ def test_every_expected_file_has_its_fixture() -> None:
         str(path.relative_to(FIXTURES))
         .removesuffix(".expected.json")
         .removesuffix(".expected.prom")
-        for path in FIXTURES.glob("*/*.expected.*")
+        for path in (*FIXTURES.glob("*/*.expected.*"), *FIXTURES.glob("real/*/*.expected.*"))
     }
     assert sorted(goldens) == LOGS
 
