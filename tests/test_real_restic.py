@@ -68,13 +68,13 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "wrong_password": {
         "fatal_message": "wrong password or no key found",
-        "exit_code": 1,
+        "exit_code": None,  # 1 on 0.14, 12 on 0.17.1+: the text does not tell
         "files": None,
         "processed_bytes": None,
     },
     "missing_repository": {"exit_code": 1, "files": None, "snapshot_id": None},
     "appended_failure_last": {"fatal_message": "wrong password or no key found", "files": None},
-    "locked": {"exit_code": 1, "files": None},
+    "locked": {"exit_code": None, "files": None},  # 1 before 0.17, 11 after: not told
     "interrupted": {"interrupted": True, "exit_code": 130, "snapshot_id": None},
     "unreadable": {
         "files": StateCounts(1, 0, 0),
@@ -107,7 +107,10 @@ def test_real_restic_log_parses_to_what_was_backed_up(
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
 def test_exit_code_read_from_the_log_is_restics_own(restic_logs: ResticLogs, scenario: str) -> None:
-    assert _latest_run(restic_logs[scenario].path).exit_code == restic_logs[scenario].returncode
+    """Restic's own, or none where the text does not tell which version wrote it."""
+    inferred = _latest_run(restic_logs[scenario].path).exit_code
+    assert inferred in (restic_logs[scenario].returncode, None)
+    assert inferred is not None or scenario in ("wrong_password", "locked", "appended_failure_last")
 
 
 def test_messages_carry_their_snapshot_id(restic_logs: ResticLogs) -> None:
@@ -154,13 +157,13 @@ def _samples(prom: Path) -> dict[str, float]:
         ("first", 1, 0),
         ("json", 1, 0),
         ("unreadable", 0, 3),
-        ("wrong_password", 0, 1),
+        ("wrong_password", 0, None),
         ("interrupted", 0, 130),
         ("dry_run", 0, 0),
     ],
 )
 def test_cli_writes_what_restic_did(
-    restic_logs: ResticLogs, tmp_path: Path, scenario: str, success: int, exit_code: int
+    restic_logs: ResticLogs, tmp_path: Path, scenario: str, success: int, exit_code: int | None
 ) -> None:
     prom = tmp_path / "restic.prom"
     result = CliRunner().invoke(
@@ -169,7 +172,7 @@ def test_cli_writes_what_restic_did(
     assert result.exit_code == 0, result.output
     values = _samples(prom)
     assert values["restic_backup_success"] == success
-    assert values["restic_backup_exit_code"] == exit_code
+    assert values.get("restic_backup_exit_code") == exit_code
     assert values["restic_exporter_parse_success"] == 1
     assert "restic_backup_last_run_timestamp_seconds" in values
     if success:
