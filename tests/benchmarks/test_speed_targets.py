@@ -65,14 +65,17 @@ def _measure(command: Sequence[str], tmp_path: Path) -> tuple[float, float]:
     walls: list[float] = []
     peaks: list[float] = []
     for run in range(RUNS + 1):
-        started = time.perf_counter()
-        subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-        elapsed = time.perf_counter() - started
+        # Output to a file, not /dev/null: GNU grep stops at its first match when it writes to
+        # /dev/null.
+        with (tmp_path / "stdout.txt").open("wb") as stdout:
+            started = time.perf_counter()
+            subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
+                stdout=stdout,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            elapsed = time.perf_counter() - started
         if run:
             walls.append(elapsed)
             peaks.append(int(report.read_text().split()[-1]) / 1024)
