@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from prometheus_client.parser import text_string_to_metric_families
+from helpers import samples, value
 from typer.testing import CliRunner, Result
 
 from exporter.cli import app
@@ -25,18 +25,6 @@ def invoke(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = 
     # No exception escaped as a crash: only our own exits (SystemExit) are allowed.
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(text: str, name: str, **labels: str) -> float | None:
-    return samples(text).get((name, tuple(sorted(labels.items()))))
 
 
 def test_metrics_go_to_stdout_without_output() -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from test_cli import invoke, value
+from helpers import value
+from test_cli import invoke
 
 GOOD_LOG = FIXTURES / "restic-0.14" / "backup1.log"
 BIN = Path(sys.executable).parent / "restic-textfile-exporter"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from conftest import require_program
+from helpers import value
 from restic_runs import PASSWORD
-from test_cli import value
 from test_systemd import _fake_journalctl
 
 ROOT = Path(__file__).parent.parent

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require_program
-from test_cli import invoke, value
-from test_watch import daemon, metric, wait_for
+from helpers import metric, value, wait_for
+from test_cli import invoke
+from test_watch import daemon
 
 from exporter.config import Config, Job
 

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 from conftest import require_program
+from helpers import value, wait_for
 from restic_runs import PASSWORD
 from servers import free_port
-from test_cli import value
-from test_watch import wait_for
 
 COMMAND = [sys.executable, "-c", "from exporter.cli import main; main()"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, require_program
-from test_cli import value
+from helpers import value
 
 SYSTEMD = Path(__file__).parent.parent / "systemd"
 SERVICES = ["restic-backup.service", "restic-textfile-exporter.service"]
