@@ -25,6 +25,8 @@ from parsers.records import CommandRun
 
 CLOCK_DRIFT_SECONDS = 300.0
 """How far ahead of our clock a time may be before it is taken for a wrong one."""
+START_WANDER = 2.0
+"""How far two estimates of a running backup's start may lie apart and still be one run's."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class _Stamper:
     def backup(
         self, report: BackupReport, labels: Mapping[str, str], previous: float | None
     ) -> BackupReport:
+        report = self._steady_start(report, labels)
         run = report.run
         if run is None or report.last_run_timestamp_seconds is None:
             return report
@@ -89,6 +92,24 @@ class _Stamper:
             report,
             last_run_timestamp_seconds=last_run,
             last_success_timestamp_seconds=last_success,
+        )
+
+    def _steady_start(self, report: BackupReport, labels: Mapping[str, str]) -> BackupReport:
+        """A running backup's start is estimated as "written minus elapsed", and restic prints
+        whole seconds: the estimate wanders by a second from one status line to the next.  The
+        earliest estimate within `START_WANDER` of the one written before is kept, so
+        the start of one run stays put; a later run starts far from it."""
+        live = report.live
+        if live is None or not live.running or live.started_timestamp_seconds is None:
+            return report
+        key = memory_key(labels, "backup (running)")
+        started = live.started_timestamp_seconds
+        seen = self._memory.runs.get(key)
+        if seen is not None and abs(seen.last_run_timestamp_seconds - started) <= START_WANDER:
+            started = min(started, seen.last_run_timestamp_seconds)
+        self.seen[key] = SeenRun("running", started)
+        return dataclasses.replace(
+            report, live=dataclasses.replace(live, started_timestamp_seconds=started)
         )
 
     def command(self, report: CommandReport, labels: Mapping[str, str]) -> CommandReport:
