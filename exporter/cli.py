@@ -223,6 +223,7 @@ def parse(
     """Read a restic (or autorestic) log and write its metrics as a .prom file (and push them)."""
     from exporter.errors import PushFailed
 
+    ping = _checked_ping(ping)
     labels = parse_labels(label or [])
     if output not in (None, "-") or not push:
         _warn_about_target_labels(labels)
@@ -423,7 +424,8 @@ def run(
             "--output",
             "-o",
             metavar="PATH.prom",
-            help="Metrics file to replace atomically (also while the command runs).",
+            help="Metrics file to replace atomically (also while the command runs); "
+            "this or --push is needed.",
         ),
     ] = "-",
     label: Annotated[
@@ -483,8 +485,15 @@ def run(
 
     if not command:
         raise typer.BadParameter("give the command to run after --", param_hint="COMMAND")
+    if output == "-" and not push:
+        raise typer.BadParameter(
+            "give --output PATH.prom or --push URL: run writes its metrics nowhere else "
+            "(its stdout is the command's)",
+            param_hint="--output",
+        )
     labels = parse_labels(label or [])
     _warn_about_target_labels(labels)
+    ping = _checked_ping(ping)
     target = None if output == "-" else Path(output)
     if target is not None and log is not None:
         from exporter.paths import same_file
@@ -550,6 +559,18 @@ def assets(
         raise typer.BadParameter(f"{name!r} is not one of: rules, dashboard", param_hint="NAME")
     text = files("exporter").joinpath("assets", ASSETS[name]).read_text(encoding="utf-8")
     typer.echo(text, nl=False)
+
+
+def _checked_ping(url: str | None) -> str | None:
+    if url is None:
+        return None
+    from exporter.ping import check_ping_url
+
+    try:
+        check_ping_url(url)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--ping") from None
+    return url
 
 
 def _ping_outcome(url: str, result: Publication) -> None:

@@ -18,6 +18,7 @@ newline yet) waits for its end.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Callable
@@ -93,8 +94,13 @@ class LogFollower:
         start = self._run_starts.get(line)
         if start is None:  # no run kept: a restart reads on from here, counting lines on
             line, start = self.parser.lines + 1, self._offset
+        assert self._file is not None
         return Position(
-            *self._identity, offset=self._offset, run_start_offset=start, run_start_line=line
+            *self._identity,
+            offset=self._offset,
+            run_start_offset=start,
+            run_start_line=line,
+            before_offset=_digest_before(self._file.fileno(), self._offset),
         )
 
     def close(self) -> None:
@@ -125,8 +131,12 @@ class LogFollower:
         self._tail = b""
         resume, self._resume = self._resume, None
         if resume is not None and (resume.device, resume.inode) == self._identity:
-            size = os.fstat(self._file.fileno()).st_size
-            if resume.offset <= size:
+            descriptor = self._file.fileno()
+            size = os.fstat(descriptor).st_size
+            # The same file, and the bytes before where we were are the same bytes: it was
+            # not rewritten in place (">log") while the daemon was away.
+            same = resume.before_offset == _digest_before(descriptor, resume.offset)
+            if resume.offset <= size and same:
                 self._offset = resume.run_start_offset
                 self._file.seek(self._offset)
                 self.parser.lines = max(0, resume.run_start_line - 1)
@@ -173,3 +183,13 @@ class LogFollower:
         self._run_starts = {
             line: offset for line, offset in self._run_starts.items() if line >= oldest
         }
+
+
+def _digest_before(descriptor: int, offset: int) -> str:
+    """A digest of the (up to) `_TAIL_BYTES` bytes before `offset`."""
+    start = max(0, offset - _TAIL_BYTES)
+    try:
+        data = os.pread(descriptor, offset - start, start)
+    except OSError:
+        return ""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()

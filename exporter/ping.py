@@ -46,7 +46,10 @@ class Pinger:
         self._send("fail", output_tail[-MAX_BODY_BYTES:])
 
     def _send(self, suffix: str, body: bytes) -> None:
-        url = ping_url(self.url, suffix, self.run_id)
+        try:
+            url = ping_url(self.url, suffix, self.run_id)
+        except ValueError as error:
+            raise PingFailed(f"ping {_shown(self.url)}: {error}") from None
         reason = ""
         for attempt in range(self.attempts):
             if attempt:
@@ -65,6 +68,17 @@ class Pinger:
         raise PingFailed(f"ping {_shown(url)} failed after {attempt + 1} attempt(s): {reason}")
 
 
+def check_ping_url(url: str) -> None:
+    """Raises ValueError saying what is wrong with `url` as a ping URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError as error:
+        raise ValueError(f"{url!r} is not a URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+
+
 def ping_url(base: str, suffix: str, run_id: str) -> str:
     """``https://hc-ping.com/UUID`` + ``/start`` + ``?rid=...`` (a query already in `base` is
     kept)."""
@@ -77,7 +91,11 @@ def ping_url(base: str, suffix: str, run_id: str) -> str:
 
 def _shown(url: str) -> str:
     """The URL without a password, if it holds one."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018
+    except ValueError:
+        return repr(url)
     if parts.password is None:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")

@@ -37,6 +37,14 @@ class PublishOptions:
     """A snapshot saved although some files could not be read (exit 3) counts as a success."""
     live: bool = False
     """watch mode: a backup still running is reported as running, not as cut off."""
+    run_just_ended: bool = False
+    """The caller knows a run has just ended (``run`` saw it; an exit code was given, as a
+    hook or ``cmd; parse --exit-code $?`` gives it): whatever its output, it is a new run with
+    a time of its own, and a log that shows no run is that run's failure, not "nothing new"."""
+
+    @property
+    def knows_a_run_ended(self) -> bool:
+        return self.run_just_ended or self.exit_code is not None
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ def _publish_claimed(
     warnings.extend(item.previous.warning for item in carried if item.previous.warning)
     previous = _merged(item.previous for item in carried)
     memory = _merged_memory(item.memory for item in carried)
-    if memory.runs and _holds_no_run(reading):
+    if memory.runs and not options.knows_a_run_ended and _holds_no_run(reading):
         return Publication((), None, tuple(warnings), tuple(failed), kept_previous=True)
     sections = report_sections(reading, previous, options, now)
     stamped = stamp_runs(
@@ -88,6 +96,7 @@ def _publish_claimed(
         reading.written_timestamp_seconds,
         now,
         line_time=reading.line_time,
+        new_run=options.knows_a_run_ended,
     )
     warnings.extend(stamped.warnings)
     registry = metrics_registry(log_families(stamped.sections, options.labels))

@@ -30,6 +30,9 @@ class Position:
     run_start_line: int = 1
     """That line's number in the log: runs read again after a restart keep their line numbers,
     and so their identity (`exporter.run_memory`)."""
+    before_offset: str = ""
+    """A digest of the bytes just before `offset`: a log rewritten in place while the daemon
+    was stopped (same inode) is read again from its start, not from the middle."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,9 @@ def load_positions(state_file: Path, logs: Mapping[str, Path]) -> dict[str, Posi
         for key, entry in entries.items():
             if key in logs and isinstance(entry, dict) and entry.get("log") == str(logs[key]):
                 position = Position(**entry["position"])
-                if all(isinstance(value, int) for value in asdict(position).values()):
+                values = asdict(position)
+                digest = values.pop("before_offset")
+                if isinstance(digest, str) and all(isinstance(v, int) for v in values.values()):
                     positions[key] = position
         return positions
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):

@@ -44,10 +44,13 @@ def stamp_runs(
     log_written_timestamp_seconds: float | None,
     now: float,
     line_time: Callable[[int], float | None] | None = None,
+    new_run: bool = False,
 ) -> StampedSections:
     """`sections` with each run's times settled, and the memory that says so.  `line_time`
-    tells when a line (by number) was written, where the log's source knows."""
-    stamper = _Stamper(memory, log_written_timestamp_seconds, now, line_time)
+    tells when a line (by number) was written, where the log's source knows.  `new_run`: the
+    caller knows the latest run just ended, so it takes the best clock even if its output is
+    the same as the run remembered (a nightly failure that prints the same lines)."""
+    stamper = _Stamper(memory, log_written_timestamp_seconds, now, line_time, new_run)
     stamped = []
     for section in sections:
         labels = {**user_labels, **section.labels}
@@ -69,7 +72,9 @@ class _Stamper:
         written_at: float | None,
         now: float,
         line_time: Callable[[int], float | None] | None,
+        new_run: bool = False,
     ) -> None:
+        self._new_run = new_run
         self._memory = memory
         self._written_at = written_at
         self._now = now
@@ -124,7 +129,7 @@ class _Stamper:
         key = memory_key(labels, command)
         identity = run_id(run)
         seen = self._memory.runs.get(key)
-        if seen is not None and seen.run_id == identity:
+        if seen is not None and seen.run_id == identity and not self._new_run:
             moment = seen.last_run_timestamp_seconds
         else:
             moment = self._best_clock(run, command)

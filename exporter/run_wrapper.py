@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -33,12 +34,15 @@ from typing import Any, BinaryIO, TextIO
 
 from exporter.logsource import MAX_LINE_BYTES
 from exporter.outputs import Output
+from exporter.paths import describe_os_error
 from exporter.ping import MAX_BODY_BYTES, Pinger, PingFailed
 from exporter.pipeline import Publication, PublishOptions, publish
 from exporter.reading import reading_of
 from parsers.log import LogParser
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+COPY_GRACE_SECONDS = 2.0
+"""After the command ended, how long its output is still read (what it wrote just before)."""
 DEFAULT_PROGRESS_INTERVAL_SECONDS = 5.0
 
 
@@ -48,7 +52,7 @@ class WrappedRun:
     started_timestamp_seconds: float
     ended_timestamp_seconds: float
     publication: Publication | None
-    """The final publication; None when the command could not be started."""
+    """The final publication (also when the command could not be started)."""
     messages: tuple[str, ...]
     """Our own problems (outputs, pings), one line each."""
 
@@ -67,7 +71,8 @@ class _Feed:
 
     def add(self, partial: bytearray, chunk: bytes) -> None:
         """`chunk` read from one stream whose unfinished line is `partial`."""
-        self._keep_tail(chunk)
+        with self.lock:  # both streams' copiers keep one tail
+            self._keep_tail(chunk)
         partial += chunk
         if b"\n" not in chunk:
             if len(partial) > MAX_LINE_BYTES:  # never hold an endless line
@@ -89,7 +94,8 @@ class _Feed:
             self._tail_bytes -= len(self.tail.popleft())
 
     def tail_bytes(self) -> bytes:
-        return b"".join(self.tail)[-MAX_BODY_BYTES:]
+        with self.lock:
+            return b"".join(self.tail)[-MAX_BODY_BYTES:]
 
 
 def run_wrapped(
@@ -120,13 +126,13 @@ def run_wrapped(
         )
     except (OSError, ValueError) as error:
         code = 127 if isinstance(error, FileNotFoundError) else 126
-        messages.append(f"cannot run {command[0]!r}: {getattr(error, 'strerror', None) or error}")
-        if pinger is not None:
-            _join(ping_threads)
-            _ping_finish(pinger, code, str(error).encode(), messages)
+        reason = f"cannot run {command[0]!r}: {getattr(error, 'strerror', None) or error}"
+        messages.append(reason)
+        feed.add(bytearray(), f"{reason}\n".encode())  # the run's whole output, for the ping
         if log_file is not None:
             log_file.close()
-        return WrappedRun(code, started, clock(), None, tuple(messages))
+        return _finish(feed, code, started, clock(), outputs, options, pinger, ping_threads,
+                       messages)  # fmt: skip
     previous_handlers = _forward_signals(process)
     stop_progress = threading.Event()
     try:
@@ -153,20 +159,42 @@ def run_wrapped(
         )
         progress.start()
         returncode = process.wait()
+        ended = clock()
         for copier in copiers:
-            copier.join()
+            # A process the command left behind may hold its stdout open for ever: what it
+            # writes after the command ended is not this run's, and is not waited for.
+            copier.join(timeout=COPY_GRACE_SECONDS)
         stop_progress.set()
         progress.join()
+        exit_code = 128 - returncode if returncode < 0 else returncode
+        # Signals are still forwarded (to a command that is gone: ignored) until the final
+        # metrics are out, so a SIGTERM now does not replace restic's exit code with ours.
+        return _finish(feed, exit_code, started, ended, outputs, options, pinger, ping_threads,
+                       messages)  # fmt: skip
     finally:
         for number, handler in previous_handlers.items():
             signal.signal(number, handler)
         if log_file is not None:
-            log_file.close()
-    ended = clock()
-    exit_code = 128 - returncode if returncode < 0 else returncode
+            with contextlib.suppress(OSError):
+                log_file.close()
+
+
+def _finish(
+    feed: _Feed,
+    exit_code: int,
+    started: float,
+    ended: float,
+    outputs: Sequence[Output],
+    options: PublishOptions,
+    pinger: Pinger | None,
+    ping_threads: list[threading.Thread],
+    messages: list[str],
+) -> WrappedRun:
+    """The final metrics (always: also for a command that could not be started), then the
+    ping."""
     with feed.lock:
         reading = reading_of(feed.parser, feed.name, feed.skipped_long_lines, ended)
-    final = PublishOptions(options.labels, exit_code, options.partial_ok, live=False)
+    final = PublishOptions(options.labels, exit_code, options.partial_ok, run_just_ended=True)
     publication = publish(reading, final, outputs, ended)
     messages.extend(str(failure) for failure in publication.failed_outputs)
     if pinger is not None:
@@ -241,13 +269,22 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> dict[int, Any]:
 
 
 def _open_log(log: Path | None, messages: list[str]) -> BinaryIO | None:
+    """The log to append to: a regular file (made if missing), never a FIFO (opening one would
+    wait for a reader before the command even starts), a device or a link."""
     if log is None:
         return None
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY
     try:
-        return log.open("ab")
+        descriptor = os.open(log, flags | os.O_CLOEXEC, 0o644)
     except OSError as error:
-        messages.append(f"cannot append to {log}: {error.strerror or error}; running without it")
+        messages.append(f"cannot append to {log}: {describe_os_error(error)}; running without it")
         return None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        messages.append(f"cannot append to {log}: not a regular file; running without it")
+        return None
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "ab")
 
 
 def _in_background(ping: Callable[[], None], messages: list[str]) -> threading.Thread:

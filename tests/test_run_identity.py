@@ -214,3 +214,37 @@ def test_watch_on_a_log_that_never_existed_says_so(tmp_path: Path) -> None:
     with daemon(config) as running:
         assert running.ready.wait(10)
         assert metric(prom, "restic_exporter_parse_success", backup="home") == 0
+
+
+@pytest.mark.parametrize("log_text", ["", "=== nightly backup starting\n", "Killed\n"])
+def test_a_given_exit_code_reports_a_log_with_no_run_as_that_runs_failure(
+    tmp_path: Path, log_text: str
+) -> None:
+    """``restic backup >>log; parse log --exit-code $?``: restic may fail before it prints a
+    word it is known by.  A run ended (the caller says so): it failed, it is not "nothing new"."""
+    good, prom = tmp_path / "good.log", tmp_path / "home.prom"
+    _write(good, GOOD, T0)
+    assert _parse(good, prom)[0] == 0
+    log = tmp_path / "home.log"
+    _write(log, log_text, T1)
+    code, _ = _parse(log, prom, "--exit-code", "1")
+    assert code == 4
+    text = prom.read_text()
+    assert value(text, "restic_backup_success") == 0
+    assert value(text, "restic_backup_exit_code") == 1
+    assert value(text, "restic_backup_last_success_timestamp_seconds") == T0
+
+
+def test_a_log_rewritten_in_place_while_the_daemon_was_stopped_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    _write(log, GOOD + SECOND_GOOD, T0)
+    config = Config((Job(log, prom, {"backup": "home"}),), 0.05, tmp_path / "state.json")
+    with daemon(config):
+        wait_for(lambda: metric(prom, "restic_backup_success", backup="home") == 1)
+    with log.open("r+") as out:  # ">log" keeps the inode: same file, other bytes
+        out.write(FAILED + "\n" * (len(GOOD + SECOND_GOOD) - len(FAILED)))
+    with daemon(config) as running:
+        assert running.ready.wait(10)
+        assert metric(prom, "restic_backup_success", backup="home") == 0

@@ -108,7 +108,7 @@ def test_output_passes_through_byte_for_byte(tmp_path: Path, repository: Reposit
         "sys.exit(3)\n"
     )
     direct = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
-    wrapped = _run(tmp_path, repository, "-q", "--", sys.executable, "-c", script)
+    wrapped = _run(tmp_path, repository, "-q", "-o", "out.prom", "--", sys.executable, "-c", script)
     assert wrapped.returncode == direct.returncode == 3
     assert wrapped.stdout == direct.stdout
     assert wrapped.stderr == direct.stderr
@@ -150,7 +150,7 @@ def test_a_failed_backup_keeps_restics_exit_code(tmp_path: Path, repository: Rep
 
 
 def test_a_command_that_does_not_exist_exits_127(tmp_path: Path, repository: Repository) -> None:
-    result = _run(tmp_path, repository, "--", "no-such-restic-anywhere", "backup")
+    result = _run(tmp_path, repository, "-o", "out.prom", "--", "no-such-restic-anywhere", "backup")
     assert result.returncode == 127
     assert b"cannot run 'no-such-restic-anywhere'" in result.stderr
 
@@ -262,10 +262,10 @@ def test_pings_pair_start_and_end(
     tmp_path: Path, repository: Repository, ping_server: tuple[str, _Recorder]
 ) -> None:
     url, recorder = ping_server
-    ok = _run(tmp_path, repository, "--ping", url, "--", "restic", "snapshots")
+    ok = _run(tmp_path, repository, "-o", "p.prom", "--ping", url, "--", "restic", "snapshots")
     assert ok.returncode == 0
     failed = _run(
-        tmp_path, repository, "--ping", url, "--", "restic", "snapshots",
+        tmp_path, repository, "-o", "p.prom", "--ping", url, "--", "restic", "snapshots",
         env={"RESTIC_PASSWORD": "wrong"},
     )  # fmt: skip
     paths = [path for path, _ in recorder.requests]
@@ -284,12 +284,85 @@ def test_a_ping_that_fails_never_changes_the_exit_code(
 ) -> None:
     url, recorder = ping_server
     recorder.status = 404
-    result = _run(tmp_path, repository, "--ping", url, "--", "restic", "snapshots")
+    result = _run(tmp_path, repository, "-o", "p.prom", "--ping", url, "--", "restic", "snapshots")
     assert result.returncode == 0
     assert b"ping http://127.0.0.1" in result.stderr and b"HTTP 404" in result.stderr
     dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
     started = time.monotonic()
-    result = _run(tmp_path, repository, "--ping", dead, "--", "restic", "snapshots")
+    result = _run(tmp_path, repository, "-o", "p.prom", "--ping", dead, "--", "restic", "snapshots")
     assert result.returncode == 0
     assert result.stderr.count(b"failed after 3 attempt(s)") == 2  # start and end
     assert time.monotonic() - started < 30
+
+
+def test_a_failure_with_no_restic_output_is_a_failure_not_the_last_report(
+    tmp_path: Path, repository: Repository
+) -> None:
+    """After a good run, a command that fails before restic prints a word (cron's PATH) or
+    cannot be started at all is a failed run, with its exit code; never "nothing new"."""
+    prom = tmp_path / "home.prom"
+    ok = _run(tmp_path, repository, "-o", str(prom), "--",
+              "restic", "backup", str(repository.source / "small"))  # fmt: skip
+    assert ok.returncode == 0 and value(prom.read_text(), "restic_backup_success") == 1
+    script = "echo 'restic: command not found' >&2; exit 127"
+    failed = _run(tmp_path, repository, "-o", str(prom), "--", "sh", "-c", script)
+    assert failed.returncode == 127
+    assert value(prom.read_text(), "restic_backup_success") == 0
+    assert value(prom.read_text(), "restic_backup_exit_code") == 127
+    _run(tmp_path, repository, "-o", str(prom), "--", "restic", "snapshots")
+    missing = _run(tmp_path, repository, "-o", str(prom), "--", "/no/such/restic", "backup")
+    assert missing.returncode == 127
+    assert value(prom.read_text(), "restic_backup_exit_code") == 127
+
+
+def test_the_same_failure_twice_is_two_runs_with_their_own_times(
+    tmp_path: Path, repository: Repository
+) -> None:
+    prom = tmp_path / "home.prom"
+    times = []
+    for _ in range(2):
+        started = time.time()
+        result = _run(tmp_path, repository, "-o", str(prom), "--",
+                      "restic", "snapshots", env={"RESTIC_PASSWORD": "wrong"})  # fmt: skip
+        assert result.returncode != 0
+        last_run = value(prom.read_text(), "restic_backup_last_run_timestamp_seconds")
+        assert last_run is not None and last_run >= started
+        times.append(last_run)
+    assert times[1] > times[0]
+
+
+def test_a_fifo_as_the_log_neither_blocks_nor_is_written(
+    tmp_path: Path, repository: Repository
+) -> None:
+    fifo = tmp_path / "log"
+    os.mkfifo(fifo)
+    result = _run(tmp_path, repository, "-o", str(tmp_path / "a.prom"), "--log", str(fifo),
+                  "--", "sh", "-c", "echo hi")  # fmt: skip
+    assert result.returncode == 0 and result.stdout == b"hi\n"
+    assert b"cannot append to" in result.stderr and b"running without it" in result.stderr
+
+
+def test_a_process_left_behind_holding_stdout_does_not_hold_the_wrapper(
+    tmp_path: Path, repository: Repository
+) -> None:
+    started = time.monotonic()
+    result = _run(tmp_path, repository, "-o", str(tmp_path / "a.prom"), "--",
+                  "sh", "-c", "sleep 30 & echo done")  # fmt: skip
+    assert result.returncode == 0 and b"done" in result.stdout
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--ping", "http://[::1", "-o", "x.prom"], "is not a URL"),
+        (["--ping", "ftp://example.org/x", "-o", "x.prom"], "is not an http:// or https:// URL"),
+        ([], "give --output PATH.prom or --push URL"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_2(
+    tmp_path: Path, repository: Repository, args: list[str], complaint: str
+) -> None:
+    result = _run(tmp_path, repository, *args, "--", "true")
+    assert result.returncode == 2
+    assert complaint.encode() in result.stderr and result.stderr.count(b"\n") == 1
