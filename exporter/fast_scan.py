@@ -368,7 +368,11 @@ def _starts_autorestic(line: str) -> bool:
     return isinstance(autorestic.parse_line(text), autorestic.MARKERS)
 
 
-class _Scan:
+class LineSelector:
+    """Feeds a parser the lines of blocks of complete lines that can matter, counting the
+    others: what `scan` does for a file, for callers that get their blocks elsewhere (``run``
+    reads the command's output from a pipe)."""
+
     def __init__(self, parser: LogParser) -> None:
         self.parser = parser
         self.feed_all = False
@@ -413,7 +417,7 @@ class _Scan:
 def scan(source: LogSource, parser: LogParser) -> None:
     """Feed `parser` what ``for line in source.lines(): parser.feed(line)`` would, reading
     `source` in blocks.  Raises as `LogSource.lines` does."""
-    scan_state = _Scan(parser)
+    scan_state = LineSelector(parser)
     pending = b""
     in_long_line = False
     while block := source.read_block(BLOCK_BYTES):

@@ -32,6 +32,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, TextIO
 
+from exporter.fast_scan import LineSelector
 from exporter.logsource import MAX_LINE_BYTES
 from exporter.outputs import Output
 from exporter.paths import describe_os_error
@@ -63,6 +64,7 @@ class _Feed:
     def __init__(self, name: str) -> None:
         self.name = name
         self.parser = LogParser()
+        self._selector = LineSelector(self.parser)
         self.lock = threading.Lock()
         self.skipped_long_lines = 0
         self.tail: deque[bytes] = deque()
@@ -80,12 +82,12 @@ class _Feed:
                 with self.lock:
                     self.skipped_long_lines += 1
             return
-        *lines, rest = bytes(partial).split(b"\n")
-        partial[:] = rest
-        with self.lock:
-            for line in lines:
-                self.parser.feed(line.rstrip(b"\r").decode("utf-8", errors="replace"))
-            self.lines_seen += len(lines)
+        data = bytes(partial)
+        end = data.rfind(b"\n") + 1
+        partial[:] = data[end:]
+        with self.lock:  # only the lines that can matter are parsed (exporter.fast_scan)
+            self._selector.complete_lines(data[:end])
+            self.lines_seen += data.count(b"\n", 0, end)
 
     def _keep_tail(self, chunk: bytes) -> None:
         self.tail.append(chunk)

@@ -366,3 +366,36 @@ def test_usage_mistakes_are_one_line_and_exit_2(
     result = _run(tmp_path, repository, *args, "--", "true")
     assert result.returncode == 2
     assert complaint.encode() in result.stderr and result.stderr.count(b"\n") == 1
+
+
+def _fixture_logs() -> list[Path]:
+    root = Path(__file__).parent / "fixtures"
+    return sorted(
+        path
+        for path in root.rglob("*")
+        if path.suffix in (".log", ".json") and ".expected." not in path.name
+    )
+
+
+@pytest.mark.parametrize("chunk", [7, 4096, 65536])
+def test_the_wrapper_parses_what_parse_parses(chunk: int) -> None:
+    """run reads the command's output from a pipe in chunks and parses only the lines that can
+    matter (exporter.fast_scan): the same records as reading the log line by line."""
+    import io
+
+    from exporter.logsource import LogSource
+    from exporter.run_wrapper import _Feed
+    from parsers.log import LogParser
+
+    for log in _fixture_logs():
+        data = log.read_bytes()
+        slow = LogParser()
+        for line in LogSource(log.name, io.BytesIO(data)).lines():
+            slow.feed(line)
+        feed, partial = _Feed(log.name), bytearray()
+        for start in range(0, len(data), chunk):
+            feed.add(partial, data[start : start + chunk])
+        if partial:
+            feed.add(partial, b"\n")
+        assert feed.parser.lines == slow.lines, log
+        assert feed.parser.result() == slow.result(), log
