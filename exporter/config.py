@@ -10,6 +10,14 @@ output = "/var/lib/prometheus/node-exporter/restic-home.prom"
 labels = { backup = "home" }                                       # optional
 partial_ok = false     # optional: true counts exit-3 runs (some files unreadable) as success
 push = ["https://pushgateway.example.net:9091"]   # optional: also push there (as parse --push)
+push_job = "restic"                      # optional, as --push-job
+push_user = "restic"                     # optional, as --push-user; its password from a file,
+push_password_file = "/etc/restic-textfile-exporter/push-password"  # or the environment
+push_ca_file = "/etc/ssl/private/gateway-ca.pem"   # optional, as --push-ca-file
+push_client_cert = "/etc/ssl/private/exporter.pem" # optional, as --push-client-cert
+push_client_key = "/etc/ssl/private/exporter.key"  # optional, as --push-client-key
+# (the environment: $RESTIC_EXPORTER_PUSH_PASSWORD, e.g. from the unit's EnvironmentFile=)
+push_timeout_seconds = 10                # optional, as --push-timeout
 ```
 
 Every mistake is reported with the file, the line and the key it is about.  The file is read
@@ -42,11 +50,35 @@ MAX_CONFIG_BYTES = 1024 * 1024
 """A config with a thousand jobs is about 200 KiB."""
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _TOP_KEYS = {"debounce_seconds", "state_file", "job"}
-_JOB_KEYS = {"log", "output", "labels", "partial_ok", "push"}
+_PUSH_PATHS = ("push_password_file", "push_ca_file", "push_client_cert", "push_client_key")
+_JOB_KEYS = {
+    "log",
+    "output",
+    "labels",
+    "partial_ok",
+    "push",
+    "push_job",
+    "push_user",
+    "push_timeout_seconds",
+    *_PUSH_PATHS,
+}
 
 
 class ConfigError(ExporterError):
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """A job's ``push_*`` keys, as ``parse``'s ``--push-*`` options say them."""
+
+    job: str | None = None
+    user: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,8 @@ class Job:
     push: tuple[str, ...] = ()
     """Gateways to push the job's metrics to as well, as ``parse --push`` (the grouping key is
     the job's labels and this host's name; the textfile carries the last success)."""
+    push_options: PushOptions = field(default_factory=lambda: PushOptions())
+    """How to push: the job name, basic auth and TLS, as parse's --push-* options."""
 
     @property
     def key(self) -> str:
@@ -228,7 +262,40 @@ def _job(raw: Any, index: int, where: _Locator) -> Job:
             check_gateway_url(url)
         except ValueError as error:
             raise where.error("push", str(error), job=index) from None
-    return Job(Path(raw["log"]), Path(raw["output"]), dict(labels), partial_ok, tuple(push))
+    options = _push_options(raw, index, where)
+    if push:
+        from exporter.push import job_push_settings  # here: exporter.push imports this module
+
+        try:  # what parse would refuse (an unreadable password file, a job label clash)
+            job_push_settings(options, dict(labels))
+        except (ValueError, OSError) as error:
+            raise where.error("push", str(error), job=index) from None
+    return Job(
+        Path(raw["log"]), Path(raw["output"]), dict(labels), partial_ok, tuple(push), options
+    )
+
+
+def _push_options(raw: dict[str, Any], index: int, where: _Locator) -> PushOptions:
+    for key in ("push_job", "push_user", *_PUSH_PATHS):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key]):
+            raise where.error(key, "must be a non-empty string", job=index)
+    timeout = raw.get("push_timeout_seconds", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300:
+        raise where.error("push_timeout_seconds", "must be a number of seconds from 0 to 300",
+                          job=index)  # fmt: skip
+
+    def path(key: str) -> Path | None:
+        return Path(raw[key]) if key in raw else None
+
+    return PushOptions(
+        job=raw.get("push_job"),
+        user=raw.get("push_user"),
+        password_file=path("push_password_file"),
+        ca_file=path("push_ca_file"),
+        client_cert=path("push_client_cert"),
+        client_key=path("push_client_key"),
+        timeout_seconds=float(timeout),
+    )
 
 
 class _Locator:

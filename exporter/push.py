@@ -54,7 +54,7 @@ from prometheus_client.exposition import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.catalogue import BACKUP_LAST_SUCCESS, BACKUP_SUCCESS, SECTION_LABELS
-from exporter.config import label_problem
+from exporter.config import PushOptions, label_problem
 from exporter.errors import PushFailed
 from exporter.exposition import metrics_registry
 from exporter.outputs import Carried
@@ -474,3 +474,19 @@ def _describe(error: BaseException, timeout: float) -> str:
     if isinstance(error, http.client.HTTPException):
         return f"not an HTTP answer ({type(error).__name__})"
     return str(error)
+
+
+def job_push_settings(options: PushOptions, labels: Mapping[str, str]) -> PushSettings:
+    """A watch job's push settings, from its ``push_*`` keys.  One retry: the next change of
+    the log pushes again.  Raises as `push_settings` does."""
+    return push_settings(
+        labels=labels,
+        job=options.job,
+        user=options.user,
+        password_file=options.password_file,
+        ca_file=options.ca_file,
+        client_cert=options.client_cert,
+        client_key=options.client_key,
+        timeout_seconds=options.timeout_seconds,
+        retries=1,
+    )

@@ -11,7 +11,7 @@ from exporter.follow import LogFollower
 from exporter.outputs import Output, TextfileOutput
 from exporter.pipeline import PublishOptions, publish
 from exporter.positions import Position
-from exporter.push import PushgatewayOutput, push_settings
+from exporter.push import PushgatewayOutput, job_push_settings
 from exporter.reading import LogReading, reading_of
 
 
@@ -22,8 +22,7 @@ class JobRunner:
         self.options = PublishOptions(labels=job.labels, partial_ok=job.partial_ok, live=True)
         self.outputs: tuple[Output, ...] = (TextfileOutput(job.output),)
         if job.push:
-            # No basic auth in watch mode yet; one retry: the next change of the log pushes again.
-            settings = push_settings(labels=job.labels, environment={}, retries=1)
+            settings = job_push_settings(job.push_options, job.labels)
             self.outputs += tuple(
                 PushgatewayOutput(url, settings, job.labels, read_back=False) for url in job.push
             )

@@ -298,6 +298,28 @@ def test_https_with_a_client_certificate_and_basic_auth(tmp_path: Path) -> None:
         assert untrusted.exit_code == 6
         assert len(error_lines(untrusted)) == 1, untrusted.stderr
         assert f"{url}" in untrusted.stderr and "certificate is not trusted" in untrusted.stderr
+
+        # A watch job pushes the same way, from its push_* keys.
+        from exporter.config import load_config
+        from exporter.watch_job import JobRunner
+
+        config = tmp_path / "exporter.toml"
+        config.write_text(
+            f'[[job]]\nlog = "{GOOD_LOG}"\noutput = "{tmp_path / "w.prom"}"\n'
+            f'labels = {{ backup = "watched" }}\npush = ["{url}"]\npush_user = "backup"\n'
+            f'push_password_file = "{password_file}"\npush_ca_file = "{certificates.ca}"\n'
+            f'push_client_cert = "{certificates.client}"\n'
+            f'push_client_key = "{certificates.client_key}"\npush_timeout_seconds = 5\n'
+        )
+        (job,) = load_config(config).jobs
+        runner = JobRunner(job, None)
+        try:
+            runner.refresh(time.time(), lambda: False)
+        finally:
+            runner.close()
+        found = samples(http_get(f"{url}/metrics", context=context, headers=headers))
+        key = {"job": "restic", "instance": socket.gethostname(), "backup": "watched"}
+        assert value(found, "restic_backup_success", **key) == 1
         assert "--push-ca-file" in untrusted.stderr
 
 
@@ -454,6 +476,28 @@ def test_a_watch_job_pushes_beside_its_textfile(gateway: str, tmp_path: Path) ->
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("keys", "complaint"),
+    [
+        ("push_timeout_seconds = 0\n", r"push_timeout_seconds: must be a number of seconds"),
+        ('push_user = ""\n', r"push_user: must be a non-empty string"),
+        ('push_password_file = "/no/such/file"\n', r"push: .*/no/such/file"),
+    ],
+)
+def test_a_watch_jobs_push_keys_are_checked(tmp_path: Path, keys: str, complaint: str) -> None:
+    from exporter.config import ConfigError, load_config
+
+    config = tmp_path / "exporter.toml"
+    config.write_text(
+        f'[[job]]\nlog = "a.log"\noutput = "{tmp_path / "a.prom"}"\n'
+        f'push = ["http://127.0.0.1:9"]\npush_user = "u"\n{keys}'.replace(
+            'push_user = "u"\npush_user', "push_user"
+        )
+    )
+    with pytest.raises(ConfigError, match=complaint):
+        load_config(config)
 
 
 def test_a_watch_job_push_url_is_checked(tmp_path: Path) -> None:
