@@ -1,9 +1,11 @@
 """Coalescing bursts of changes.  Pure: the caller passes the time.
 
-The first change after a quiet period is due at once, so a single write is reported without
-delay; changes that follow within `delay_seconds` of the last flush wait for the end of that
-window and are handled together, so a log written continuously costs at most one refresh per
-window.
+The first change after a quiet period (no change for `delay_seconds`) is due at once, so a single
+write is reported without delay; changes that follow within `delay_seconds` of the previous one
+wait for the end of the window that began at the last flush and are handled together, so a log
+written continuously costs at most one refresh per window.  The quiet period counts from the last
+change, not the last flush: the trailing events of one write (modify, then close) do not delay
+the next write a second later.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ class Debouncer:
         self._pending: set[str] = set()
         self._due_at: float | None = None
         self._last_flush: float | None = None
+        self._last_change: float | None = None
 
     def add(self, key: str, now: float) -> None:
         self._pending.add(key)
         if self._due_at is None:
-            quiet_since = self._last_flush
-            if quiet_since is None:
+            quiet = self._last_change is None or now - self._last_change >= self.delay_seconds
+            if quiet or self._last_flush is None:
                 self._due_at = now
             else:
-                self._due_at = max(now, quiet_since + self.delay_seconds)
+                self._due_at = max(now, self._last_flush + self.delay_seconds)
+        self._last_change = now
 
     def seconds_until_due(self, now: float) -> float | None:
         """How long the caller may sleep; None when nothing is pending."""

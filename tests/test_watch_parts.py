@@ -93,6 +93,16 @@ def test_the_first_change_after_quiet_is_due_at_once_and_a_burst_is_coalesced() 
     assert debouncer.take_due(105.0) == {"c"}
 
 
+def test_the_trailing_events_of_one_write_do_not_delay_the_next_write() -> None:
+    debouncer = Debouncer(1.0)
+    debouncer.add("a", 100.0)  # modify
+    assert debouncer.take_due(100.0) == {"a"}
+    debouncer.add("a", 100.005)  # close_write of the same write: coalesced
+    assert debouncer.take_due(101.0) == {"a"}
+    debouncer.add("a", 101.2)  # the next write, 1.2 s after the last change: at once
+    assert debouncer.take_due(101.2) == {"a"}
+
+
 def test_without_a_delay_every_change_is_due_at_once() -> None:
     debouncer = Debouncer(0.0)
     for moment in (1.0, 1.0, 1.1):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config, Job
+from exporter.config import DEFAULT_DEBOUNCE_SECONDS, Config, Job
 from exporter.watch import Daemon
 
 pytestmark = pytest.mark.benchmark
@@ -24,17 +24,23 @@ GOOD = (FIXTURES / "restic-0.14" / "backup1.log").read_text()
 FAILED = (FIXTURES / "restic-0.14" / "fatal_pw.log").read_text()
 
 
-def test_latency_from_log_write_to_prom(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("debounce", "pause"),
+    [(0.0, 0.0), (DEFAULT_DEBOUNCE_SECONDS, DEFAULT_DEBOUNCE_SECONDS + 0.2)],
+    ids=["debounce 0, back to back", "default debounce, a write after a quiet second"],
+)
+def test_latency_from_log_write_to_prom(tmp_path: Path, debounce: float, pause: float) -> None:
     log, prom = tmp_path / "home.log", tmp_path / "home.prom"
     log.write_text(GOOD)
-    config = Config((Job(log, prom, {"job": "home"}),), debounce_seconds=0.0)
+    config = Config((Job(log, prom, {"job": "home"}),), debounce_seconds=debounce)
     daemon = Daemon(lambda: config)
     thread = threading.Thread(target=daemon.run, kwargs={"install_signal_handlers": False})
     thread.start()
     latencies = []
     try:
         _wait(lambda: prom.exists())
-        for index in range(40):
+        for index in range(40 if not pause else 20):
+            time.sleep(pause)  # quiet, so that the change is the first after a quiet period
             text = FAILED if index % 2 == 0 else GOOD
             expected = b'\nrestic_backup_success{job="home"} ' + (
                 b"0.0" if index % 2 == 0 else b"1.0"
@@ -49,8 +55,9 @@ def test_latency_from_log_write_to_prom(tmp_path: Path) -> None:
         thread.join()
     latencies.sort()
     print(
-        f"\nwrite -> .prom (debounce 0): median {statistics.median(latencies) * 1000:.1f} ms, "
-        f"max {latencies[-1] * 1000:.1f} ms over {len(latencies)} appended runs"
+        f"\nwrite -> .prom (debounce {debounce:g} s, writes {pause:g} s apart): median "
+        f"{statistics.median(latencies) * 1000:.1f} ms, max {latencies[-1] * 1000:.1f} ms over "
+        f"{len(latencies)} appended runs"
     )
 
 
