@@ -37,6 +37,7 @@ line                                                        versions   event
 ``Warning: failed to read all source data during backup``  0.10-0.12  SourceReadWarning
 ``Fatal: ...``                                             all        Fatal
 ``unable to create lock in backend: repository is ...``    0.10+      Fatal(lock) (no "Fatal:")
+``Resolving password failed: Fatal: /pw does not exist``   0.9-0.16   Fatal (no "Fatal:")
 ``lock was created at 2026-12-04 15:00:22 (1.02s ago)``    all        LockAge
 ``signal interrupt received, cleaning up``                 all        Interrupted
 =========================================================  =========  ============================
@@ -159,6 +160,9 @@ LOCK_HOLDER = re.compile(
 )
 # "lock was created at 2026-12-04 15:00:22 (378.157569ms ago)"
 LOCK_AGE = re.compile(r"^lock was created at [^()]+ \((?P<age>[0-9.hmsuµμn]+) ago\)\s*$")
+# "Resolving password failed: Fatal: /etc/restic/pw does not exist" (0.9-0.16; 0.17+ print it
+# after "Fatal: "), "Resolving password failed: exit status 1" (a failing password command)
+PASSWORD_FAILED = re.compile(r"^(?P<message>Resolving password failed: .+?)\s*$")
 # "config file has zero size, invalid repository?"
 ZERO_SIZE_CONFIG = re.compile(r"^(?P<message>config file has zero size, invalid repository\?)\s*$")
 # "signal interrupt received, cleaning up" (0.19: "\rsignal terminated received, cleaning up ")
@@ -171,7 +175,8 @@ CANDIDATE = re.compile(
     r"^(?:\[|Files:|Dirs:|Data Blobs:|Tree Blobs:|Added|Would add|processed |snapshot |skipped "
     r"|scan finished|load index|read data|no parent|using parent|start "
     r"|error: |Warning: |Fatal: |unable to create lock"
-    r"|config file has|signal |lock was created )|does not exist, skipping\s*$"
+    r"|config file has|signal |lock was created |Resolving password failed: )"
+    r"|does not exist, skipping\s*$"
 )
 
 # restic 0.17+ exits 10 when the repository does not exist, and says so in the message.
@@ -311,7 +316,7 @@ def _events(text: str) -> tuple[Event, ...]:
         return (_fatal(match["message"]),)
     if match := LOCKED.match(text):
         return (Fatal(match["message"], exit_code=None, lock=_lock_holder(match["message"])),)
-    if match := ZERO_SIZE_CONFIG.match(text):
+    if match := ZERO_SIZE_CONFIG.match(text) or PASSWORD_FAILED.match(text):
         return (Fatal(match["message"], exit_code=1),)
     if match := LOCK_AGE.match(text):
         return (LockAge(to_go_seconds(match["age"])),)

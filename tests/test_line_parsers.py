@@ -107,6 +107,18 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
         "config file has zero size, invalid repository?",
         Fatal("config file has zero size, invalid repository?", 1),
     ),
+    (  # restic 0.11 and 0.14, RESTIC_PASSWORD_FILE missing: exit 1 (seen with the real binaries)
+        "Resolving password failed: Fatal: /nonexistent does not exist",
+        Fatal("Resolving password failed: Fatal: /nonexistent does not exist", 1),
+    ),
+    (  # RESTIC_PASSWORD_COMMAND=false
+        "Resolving password failed: exit status 1",
+        Fatal("Resolving password failed: exit status 1", 1),
+    ),
+    (  # restic 0.18 and 0.19 put it after "Fatal: "
+        "Fatal: Resolving password failed: Fatal: /nonexistent does not exist",
+        Fatal("Resolving password failed: Fatal: /nonexistent does not exist", 1),
+    ),
     (
         "\x1b[2Ksignal interrupt received, cleaning up",
         Interrupted("interrupt"),

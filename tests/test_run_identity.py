@@ -248,3 +248,18 @@ def test_a_log_rewritten_in_place_while_the_daemon_was_stopped_is_read_from_its_
     with daemon(config) as running:
         assert running.ready.wait(10)
         assert metric(prom, "restic_backup_success", backup="home") == 0
+
+
+def test_a_password_that_cannot_be_resolved_is_a_failed_run(tmp_path: Path) -> None:
+    """restic 0.11 and 0.14 say so without a leading "Fatal: " (seen with the real binaries):
+    the log holds a failed run, not "nothing new", also without --exit-code."""
+    good, prom = tmp_path / "good.log", tmp_path / "home.prom"
+    _write(good, GOOD, T0)
+    _parse(good, prom)
+    log = tmp_path / "home.log"
+    _write(log, "Resolving password failed: Fatal: /etc/restic/pw does not exist\n", T1)
+    code, _ = _parse(log, prom)
+    assert code == 0
+    assert value(prom.read_text(), "restic_backup_success") == 0
+    assert value(prom.read_text(), "restic_backup_exit_code") == 1
+    assert _times(prom) == {TIMES[0]: T1, TIMES[1]: T0}
