@@ -38,6 +38,7 @@ line                                                        versions   event
 ``Fatal: ...``                                             all        Fatal
 ``unable to create lock in backend: repository is ...``    0.10+      Fatal(lock) (no "Fatal:")
 ``Resolving password failed: Fatal: /pw does not exist``   0.9-0.16   Fatal (no "Fatal:")
+``panic: runtime error: ...`` (restic crashed, exit 2)     all        Fatal
 ``lock was created at 2026-12-04 15:00:22 (1.02s ago)``    all        LockAge
 ``signal interrupt received, cleaning up``                 all        Interrupted
 =========================================================  =========  ============================
@@ -163,6 +164,9 @@ LOCK_AGE = re.compile(r"^lock was created at [^()]+ \((?P<age>[0-9.hmsuµμn]+) 
 # "Resolving password failed: Fatal: /etc/restic/pw does not exist" (0.9-0.16; 0.17+ print it
 # after "Fatal: "), "Resolving password failed: exit status 1" (a failing password command)
 PASSWORD_FAILED = re.compile(r"^(?P<message>Resolving password failed: .+?)\s*$")
+# "panic: runtime error: invalid memory address or nil pointer dereference": restic crashed (a Go
+# panic exits 2), whatever it printed before
+PANIC = re.compile(r"^(?P<message>panic: .+?)\s*$")
 # "config file has zero size, invalid repository?"
 ZERO_SIZE_CONFIG = re.compile(r"^(?P<message>config file has zero size, invalid repository\?)\s*$")
 # "signal interrupt received, cleaning up" (0.19: "\rsignal terminated received, cleaning up ")
@@ -175,7 +179,7 @@ CANDIDATE = re.compile(
     r"^(?:\[|Files:|Dirs:|Data Blobs:|Tree Blobs:|Added|Would add|processed |snapshot |skipped "
     r"|scan finished|load index|read data|no parent|using parent|start "
     r"|error: |Warning: |Fatal: |unable to create lock"
-    r"|config file has|signal |lock was created |Resolving password failed: )"
+    r"|config file has|signal |lock was created |Resolving password failed: |panic: )"
     r"|does not exist, skipping\s*$"
 )
 
@@ -318,6 +322,8 @@ def _events(text: str) -> tuple[Event, ...]:
         return (Fatal(match["message"], exit_code=None, lock=_lock_holder(match["message"])),)
     if match := ZERO_SIZE_CONFIG.match(text) or PASSWORD_FAILED.match(text):
         return (Fatal(match["message"], exit_code=1),)
+    if match := PANIC.match(text):
+        return (Fatal(match["message"], exit_code=2),)
     if match := LOCK_AGE.match(text):
         return (LockAge(to_go_seconds(match["age"])),)
     if match := INTERRUPTED.match(text):

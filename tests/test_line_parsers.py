@@ -115,6 +115,10 @@ TEXT_LINES: list[tuple[str, Event | None]] = [
         "Resolving password failed: exit status 1",
         Fatal("Resolving password failed: exit status 1", 1),
     ),
+    (  # a Go panic: restic crashed, and Go exits 2
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        Fatal("panic: runtime error: invalid memory address or nil pointer dereference", 2),
+    ),
     (  # restic 0.18 and 0.19 put it after "Fatal: "
         "Fatal: Resolving password failed: Fatal: /nonexistent does not exist",
         Fatal("Resolving password failed: Fatal: /nonexistent does not exist", 1),
