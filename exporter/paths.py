@@ -112,3 +112,54 @@ def describe_os_error(error: OSError) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
     return error.strerror or str(error)
+
+
+def read_own_file(path: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of `path` if it is a file this exporter could have written (a regular file,
+    not a link, with one link, owned by root or us, reached through no other user's link, at
+    most `max_bytes`), else None and why (no reason when it is missing: a first run)."""
+    try:
+        directory = open_directory(path.parent)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        return None, f"cannot read {path}: {describe_os_error(error)}"
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path.name, flags, dir_fd=directory)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, f"{path} is a symbolic link, not a file of ours"
+        return None, f"cannot read {path}: {describe_os_error(error)}"
+    finally:
+        os.close(directory)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return None, f"{path} is not a regular file"
+        if status.st_uid not in trusted_owners():
+            return None, (
+                f"{path} is owned by uid {status.st_uid}, not by root or uid {os.geteuid()}: "
+                "not a file of ours"
+            )
+        if status.st_nlink != 1:
+            return None, f"{path} has {status.st_nlink} hard links, ours have one"
+        data = _read_at_most(descriptor, max_bytes + 1)
+    except OSError as error:
+        return None, f"cannot read {path}: {describe_os_error(error)}"
+    finally:
+        os.close(descriptor)
+    if len(data) > max_bytes:
+        return None, f"{path} is larger than {max_bytes} bytes"
+    return data, None
+
+
+def _read_at_most(descriptor: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := os.read(descriptor, min(limit - size, 1024 * 1024))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

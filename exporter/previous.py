@@ -5,10 +5,7 @@ not erase when the last good one happened."""
 
 from __future__ import annotations
 
-import errno
 import math
-import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +13,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.catalogue import BACKUP_LAST_SUCCESS, BACKUP_SUCCESS
-from exporter.paths import describe_os_error, open_directory, trusted_owners
+from exporter.paths import read_own_file
 
 # A metrics file of ours is a few KiB (a few hundred with many autorestic locations); anything
 # far larger is not ours and is not parsed.
@@ -49,7 +46,8 @@ def read_previous(path: Path | None, now: float) -> PreviousMetrics:
     raises, whatever the file holds."""
     if path is None:
         return PreviousMetrics()
-    data, warning = _read_own_file(path)
+    data, reason = read_own_file(path, MAX_PREVIOUS_FILE_BYTES)
+    warning = f"{reason}: {_LOST}" if reason else None
     if data is None:
         return PreviousMetrics(warning=warning)
     try:
@@ -90,52 +88,3 @@ def _as_float(value: object) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
-
-
-def _read_own_file(path: Path) -> tuple[bytes | None, str | None]:
-    """The bytes of `path` if it is a file of ours, else None and why (None when missing)."""
-    try:
-        directory = open_directory(path.parent)
-    except FileNotFoundError:
-        return None, None
-    except OSError as error:
-        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        descriptor = os.open(path.name, flags, dir_fd=directory)
-    except FileNotFoundError:
-        return None, None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return None, f"{path} is a symbolic link, not a metrics file of ours: {_LOST}"
-        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
-    finally:
-        os.close(directory)
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            return None, f"{path} is not a regular file: {_LOST}"
-        if status.st_uid not in trusted_owners():
-            return None, (
-                f"{path} is owned by uid {status.st_uid}, not by root or uid {os.geteuid()}: "
-                f"not a metrics file of ours, {_LOST}"
-            )
-        if status.st_nlink != 1:
-            return None, f"{path} has {status.st_nlink} hard links, ours have one: {_LOST}"
-        data = _read_at_most(descriptor, MAX_PREVIOUS_FILE_BYTES + 1)
-    except OSError as error:
-        return None, f"cannot read {path}: {describe_os_error(error)}: {_LOST}"
-    finally:
-        os.close(descriptor)
-    if len(data) > MAX_PREVIOUS_FILE_BYTES:
-        return None, f"{path} is larger than {MAX_PREVIOUS_FILE_BYTES} bytes: {_LOST}"
-    return data, None
-
-
-def _read_at_most(descriptor: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit and (chunk := os.read(descriptor, min(limit - size, 1024 * 1024))):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)

@@ -22,12 +22,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.paths import read_own_file
 from parsers import BackupRun
 from parsers.records import CommandRun
 
@@ -72,9 +71,10 @@ def memory_path(output: Path) -> Path:
 
 
 def read_memory(path: Path) -> RunMemory:
-    """The memory at `path`; empty when it is missing, not a regular file we own, too large or
-    garbled (then the runs are simply new to us: their times come from the best clock)."""
-    data = _read_own_regular_file(path)
+    """The memory at `path`; empty when it is missing, not a file of ours (by the rules the
+    previous metrics file is trusted by), too large or garbled (then the runs are simply new to
+    us: their times come from the best clock)."""
+    data, _ = read_own_file(path, MAX_MEMORY_FILE_BYTES)
     if data is None:
         return RunMemory()
     try:
@@ -87,20 +87,3 @@ def read_memory(path: Path) -> RunMemory:
         return RunMemory(runs)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
         return RunMemory()
-
-
-def _read_own_regular_file(path: Path) -> bytes | None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW)
-    except (OSError, ValueError):
-        return None
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
-            return None
-        data = os.read(descriptor, MAX_MEMORY_FILE_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    return data if len(data) <= MAX_MEMORY_FILE_BYTES else None
