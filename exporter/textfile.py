@@ -1,4 +1,5 @@
-"""Metric families to exposition bytes, and those bytes atomically and durably to a ``.prom`` file.
+"""Exposition bytes atomically and durably to a ``.prom`` file (the bytes come from
+`exporter.exposition`, the one place the registry is built).
 
 node_exporter's textfile collector may read the directory at any moment, so the file is never
 written in place: a temp file in the same directory (``.NAME.<16 hex>.tmp``, which the collector
@@ -33,12 +34,8 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-from prometheus_client.core import CollectorRegistry, Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import Collector
 
 from exporter.paths import open_directory, trusted_owners
 
@@ -53,28 +50,8 @@ _TEMP_ATTEMPTS = 10
 _NEW_FILE = os.O_CLOEXEC | os.O_NOCTTY | os.O_NOFOLLOW
 
 
-class NotDurable(OSError):
-    """Kept for callers that still catch it: `write_textfile` no longer raises it, it returns a
-    warning instead (the file *was* replaced; only a crash could undo it)."""
-
-
 class OutputBusy(OSError):
     """Another writer of the same output held its lock for longer than we would wait."""
-
-
-class _StaticCollector(Collector):
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = list(families)
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)
-
-
-def render(families: Iterable[Metric]) -> bytes:
-    """Prometheus text exposition (what node_exporter reads) of `families`; no timestamps."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_StaticCollector(families))
-    return generate_latest(registry)
 
 
 # Which output locks this process holds, and in which thread: (dev, inode of the directory,

@@ -18,8 +18,9 @@ from pathlib import Path
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter.catalogue import BACKUP_LAST_SUCCESS
+from exporter.exposition import exposition_text, metrics_registry
 from exporter.previous import read_previous
-from exporter.textfile import output_lock, render, write_textfile
+from exporter.textfile import output_lock, write_textfile
 
 PADDING = 300  # label sets, so that a torn file would show
 
@@ -30,7 +31,7 @@ def metrics(last_success: float) -> bytes:
     padding = GaugeMetricFamily("padding", "help", labels=["n"])
     for index in range(PADDING):
         padding.add_metric([str(index)], last_success)
-    return render([family, padding])
+    return exposition_text(metrics_registry([family, padding]))
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ import pytest
 from conftest import FIXTURES
 
 from exporter import fast_scan
+from exporter.exposition import exposition_text, metrics_registry
 from exporter.families import log_families
 from exporter.logsource import MAX_LINE_BYTES, LogSource
 from exporter.reading import LogReading, reading_of
 from exporter.report import log_report
-from exporter.textfile import render
 from parsers.log import LogParser
 
 WRITTEN = 1_700_000_000.0
@@ -59,7 +59,7 @@ def _prom(reading: LogReading) -> bytes:
         user_labels={},
         problem=str(reading.problem) if reading.problem else None,
     )
-    return render(log_families(sections, {}))
+    return exposition_text(metrics_registry(log_families(sections, {})))
 
 
 def assert_same(data: bytes) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
+from exporter.exposition import exposition_text, metrics_registry
 from exporter.families import log_families
 from exporter.report import log_report
-from exporter.textfile import render
 from parsers.commands import COMMANDS, NAMES
 from parsers.log import LogParser, ParsedLog
 from parsers.records import RepositoryLock, StateCounts
@@ -104,7 +104,7 @@ def _prom(parsed: ParsedLog, problem: str | None) -> bytes:
         user_labels={},
         problem=problem,
     )
-    return render(log_families(sections, {}))
+    return exposition_text(metrics_registry(log_families(sections, {})))
 
 
 def _expectations() -> dict[str, dict[str, Any] | None]:

@@ -132,9 +132,9 @@ def test_check_json_problems_are_restics_num_errors(version: str) -> None:
 
 
 def test_stats_in_two_modes_reports_each_mode_s_latest_run() -> None:
+    from exporter.exposition import exposition_text, metrics_registry
     from exporter.families import log_families
     from exporter.report import log_report
-    from exporter.textfile import render
 
     text = b"".join(
         (REAL / "0.14.0" / name).read_bytes() for name in ("stats.log", "stats_raw.log")
@@ -147,7 +147,7 @@ def test_stats_in_two_modes_reports_each_mode_s_latest_run() -> None:
         last_success=lambda labels: None,
         user_labels={},
     )
-    prom = render(log_families(reports, {})).decode()
+    prom = exposition_text(metrics_registry(log_families(reports, {}))).decode()
     assert 'restic_stats_total_size_bytes{mode="restore-size"}' in prom
     assert 'restic_stats_total_size_bytes{mode="raw-data"}' in prom
     assert prom.count("\nrestic_stats_success ") == 1

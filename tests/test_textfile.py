@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import GaugeMetricFamily
 
-from exporter.textfile import render, write_textfile
+from exporter.exposition import exposition_text, metrics_registry
+from exporter.textfile import write_textfile
 
 
 def _content(generation: int) -> bytes:
     family = GaugeMetricFamily("restic_backup_success", "help text", labels=["generation"])
     for index in range(200):  # big enough that a torn write would show
         family.add_metric([f"{generation}-{index}"], 1)
-    return render([family])
+    return exposition_text(metrics_registry([family]))
 
 
 @pytest.fixture
