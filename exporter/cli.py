@@ -305,7 +305,8 @@ def parse(
         outputs.append(StdoutOutput())
     outputs.extend(pushes)
     options = PublishOptions(labels=labels, exit_code=code, partial_ok=partial_ok)
-    result = publish(read_log(log), options, outputs, time.time())
+    # A regular file read into a .prom file: its run memory says where to start reading.
+    result = publish(read_log(log, resume_for=target), options, outputs, time.time())
     for warning in result.warnings:
         _warn(warning)
     if ping and not result.kept_previous:

@@ -10,6 +10,7 @@ and the failures are returned together.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -100,9 +101,11 @@ def _publish_claimed(
     )
     warnings.extend(stamped.warnings)
     registry = metrics_registry(log_families(stamped.sections, options.labels))
+    # Where the next parse of this log may start: this reading's, or none (never an older one).
+    memory = dataclasses.replace(stamped.memory, resume=reading.resume)
     for output in targets:
         try:
-            warnings.extend(output.publish(registry, stamped.memory))
+            warnings.extend(output.publish(registry, memory))
         except OutputUnwritable as error:
             failed.append(error)
     return Publication(stamped.sections, reading.problem, tuple(warnings), tuple(failed))

@@ -19,6 +19,8 @@ backend section is parsed as a log of its own.  Only the latest autorestic run c
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -175,6 +177,23 @@ class _SectionParser:
     def runs_started(self) -> int:
         return sum(reader.runs for reader in self._readers)
 
+    def run_starts(self, *, kept: bool) -> list[int]:
+        """The first lines of the latest run of each command; with `kept`, also of every run
+        the readers hold besides (the complete run before the latest, the latest complete run
+        of each variant): a parser that starts reading at the oldest of them rebuilds them."""
+        starts = [reader.draft.first_line for reader in self._readers if reader.draft is not None]
+        if kept:
+            for reader in self._readers:
+                if reader.previous_complete is not None:
+                    starts.append(reader.previous_complete.first_line)
+                starts.extend(run.first_line for run in reader.variants.values())
+        return starts
+
+    def state(self) -> tuple[object, ...]:
+        """What decides how the lines to come are read and what `section()` gives."""
+        active = None if self._active is None else self._readers.index(self._active)
+        return (tuple(_reader_state(reader) for reader in self._readers), active)
+
     def section(
         self, pair: autorestic.Pair | None = None, state: autorestic.PairState | None = None
     ) -> Section:
@@ -214,8 +233,9 @@ class LogParser:
 
     def __init__(self) -> None:
         self.lines = 0
-        self.line_errors: list[LineError] = []
-        """Lines that matched a pattern but whose values could not be converted (the first 10)."""
+        self._first_errors: list[LineError] = []
+        self._run_errors: list[LineError] = []
+        """For each run that may be reported, the first line error at or after its first line."""
         self._plain = _SectionParser()
         self._autorestic = autorestic.Session(_SectionParser)
 
@@ -226,24 +246,48 @@ class LogParser:
         return self._autorestic.runs + sum(section.runs_started for section in sections)
 
     @property
+    def line_errors(self) -> list[LineError]:
+        """Lines that matched a pattern but whose values could not be converted, in order: the
+        first 10 read, and the first one in each run that may be reported (so a malformed line
+        in the latest run is known however many came before it)."""
+        errors = {error.line_number: error for error in self._first_errors}
+        errors.update((error.line_number, error) for error in self._run_errors)
+        return [errors[line] for line in sorted(errors)]
+
+    @property
     def oldest_reported_line(self) -> int:
         """The first line of the oldest run `result()` reports (of the autorestic run, for an
         autorestic log): reading the log again from there gives the same result."""
-        return self._oldest_line(with_backup_before=False)
+        return self._oldest_line(kept=False)
 
     @property
     def oldest_kept_line(self) -> int:
-        """Like `oldest_reported_line`, counting also the finished backup before the latest
-        (which watch mode reports while the latest runs): where a restart reads on from."""
-        return self._oldest_line(with_backup_before=True)
+        """Like `oldest_reported_line`, counting also every other run the parser holds (the
+        finished backup before the latest, which watch mode reports while the latest runs; the
+        latest complete run of each of stats' modes): reading the log again from there, with
+        the line numbers it had, rebuilds every run (a restart, a resumed ``parse``)."""
+        return self._oldest_line(kept=True)
 
-    def _oldest_line(self, with_backup_before: bool) -> int:
+    def _oldest_line(self, kept: bool) -> int:
         if self._autorestic.active:
             return self._autorestic.run_line
-        section = self._plain.section()
-        before = [section.backup_before] if with_backup_before and section.backup_before else []
-        runs = [*section.commands.values(), *before]
-        return min((run.first_line for run in runs), default=0)
+        return min(self._plain.run_starts(kept=kept), default=0)
+
+    def state_digest(self) -> str:
+        """A digest of everything that decides what the lines to come do and what `result()`
+        and `line_errors` give, except the line errors before the oldest reported run and the
+        counts of runs started.  Two parsers with equal digests give equal results from here
+        on, whatever each read before: a parser that started reading at `oldest_kept_line`
+        can stand for one that read the whole log if, at the same point, their digests are
+        equal.  Raises TypeError for a state it cannot spell out (then nothing is equal)."""
+        session = self._autorestic
+        state = (
+            self.lines,
+            tuple((error.line_number, str(error)) for error in self._live_run_errors()),
+            None if session.active else self._plain.state(),
+            _session_state(session),
+        )
+        return hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
 
     def feed(self, line: str) -> None:
         """One line more.  A line that cannot be converted is set aside in `line_errors`: it
@@ -252,8 +296,28 @@ class LogParser:
         try:
             self._feed(line)
         except LineError as error:
-            if len(self.line_errors) < 10:
-                self.line_errors.append(error)
+            self._set_aside(error)
+
+    def _set_aside(self, error: LineError) -> None:
+        if len(self._first_errors) < 10:
+            self._first_errors.append(error)
+        # The first error at or after each reported run's first line decides whether that run
+        # was understood: keep it, whatever came before.
+        kept = self._live_run_errors()
+        if not any(earlier.line_number >= max(self._reported_starts()) for earlier in kept):
+            kept.append(error)
+        self._run_errors = kept
+
+    def _reported_starts(self) -> list[int]:
+        if self._autorestic.active:
+            return [self._autorestic.run_line]
+        return self._plain.run_starts(kept=False) or [0]
+
+    def _live_run_errors(self) -> list[LineError]:
+        """The errors of `_run_errors` that are not older than every reported run (the oldest
+        reported run's first line never moves back)."""
+        oldest = min(self._reported_starts())
+        return [error for error in self._run_errors if error.line_number >= oldest]
 
     def _feed(self, line: str) -> None:
         text = ANSI_ESCAPE.sub("", line) if "\x1b" in line else line
@@ -281,6 +345,69 @@ class LogParser:
                 for pair, parser in sorted(session.sections.items())
             )
         return ParsedLog(sections, session.active, self.lines)
+
+
+_STATIC_READER_SLOTS = frozenset(
+    {
+        "_fold",
+        "_new_draft",
+        "_parse_json",
+        "_parse_line",
+        "_starts_new_run",
+        "candidate",
+        "command",
+        "runs",
+        "variants",
+    }
+)
+
+
+def _reader_state(reader: CommandReader[Any, Any, Any]) -> tuple[object, ...]:
+    # Every slot but the command's functions and the count of runs; the variants by name (the
+    # order they were first seen in tells nothing: `earlier_variants` sorts them).
+    slots = sorted(set(type(reader).__slots__) - _STATIC_READER_SLOTS)
+    variants = sorted((name, _canonical(run)) for name, run in reader.variants.items())
+    return (
+        reader.command.name,
+        tuple((slot, _canonical(getattr(reader, slot))) for slot in slots),
+        tuple(variants),
+    )
+
+
+def _session_state(session: autorestic.Session[_SectionParser]) -> tuple[object, ...]:
+    values = vars(session)
+    return tuple(
+        (name, _canonical(values[name]))
+        for name in sorted(values)
+        if name not in ("_new_section", "runs")
+    )
+
+
+def _canonical(value: object) -> object:
+    """`value` as plain tuples, strings and numbers whose ``repr`` is the same in every
+    process (no addresses, no set order).  Raises TypeError for anything else."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if isinstance(value, type):
+        return ("type", f"{value.__module__}.{value.__qualname__}")
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_canonical(item) for item in value))
+    if isinstance(value, set | frozenset):
+        return ("set", tuple(sorted((_canonical(item) for item in value), key=repr)))
+    if isinstance(value, dict):
+        return ("dict", tuple((_canonical(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, _SectionParser):
+        return ("section", value.state())
+    if dataclasses.is_dataclass(value):
+        pairs = ((f.name, _canonical(getattr(value, f.name))) for f in dataclasses.fields(value))
+        return (type(value).__qualname__, tuple(pairs))
+    slots = [slot for cls in type(value).__mro__ for slot in getattr(cls, "__slots__", ())]
+    if slots and not hasattr(value, "__dict__"):
+        pairs = ((slot, _canonical(getattr(value, slot))) for slot in sorted(set(slots)))
+        return (type(value).__qualname__, tuple(pairs))
+    raise TypeError(f"cannot spell out a {type(value).__qualname__}")
 
 
 def parse_log(lines: Iterable[str]) -> ParsedLog:
