@@ -4,7 +4,9 @@ files, on the same machine (run: .venv/bin/pytest -m benchmark -s tests/benchmar
 1. One big ``-vv`` log of a single run (restic 0.14's real ``-vv`` lines repeated), text and
    ``--json -v``: ``parse`` against ``grep -cE`` with the summary lines' prefixes, and against a
    typical script (read it all, regex it).
-2. A log of 100,000 appended runs against a log holding only the latest run.
+2. A log of 100,000 appended runs against a log holding only the latest run: the first parse
+   of it (cold: no resume point), and the nightly case (one more run appended, then a parse
+   into the same ``.prom`` file as the night before, which reads on from its resume point).
 3. Start-up: ``parse`` of a normal log against ``python -c pass``.
 
 Every command runs as a whole process under GNU time (wall time, peak RSS); the table shows
@@ -19,10 +21,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+from exporter.run_memory import memory_path
 
 pytestmark = pytest.mark.benchmark
 
@@ -59,12 +63,16 @@ def _repeat_items(source: Path, out: Path, is_item: bytes, size: int) -> Path:
     return out
 
 
-def _measure(command: Sequence[str], tmp_path: Path) -> tuple[float, float]:
-    """Median wall seconds and largest peak RSS (MiB) over RUNS runs, after one warm-up."""
+def _measure(
+    command: Sequence[str], tmp_path: Path, setup: Callable[[], None] = lambda: None
+) -> tuple[float, float]:
+    """Median wall seconds and largest peak RSS (MiB) over RUNS runs, after one warm-up;
+    `setup` runs before each, untimed."""
     report = tmp_path / "time.txt"
     walls: list[float] = []
     peaks: list[float] = []
     for run in range(RUNS + 1):
+        setup()
         # Output to a file, not /dev/null: GNU grep stops at its first match when it writes to
         # /dev/null.
         with (tmp_path / "stdout.txt").open("wb") as stdout:
@@ -82,8 +90,31 @@ def _measure(command: Sequence[str], tmp_path: Path) -> tuple[float, float]:
     return statistics.median(walls), max(peaks)
 
 
-def _parse(log: Path, tmp_path: Path) -> list[str]:
-    return [sys.executable, "-m", "exporter", "parse", str(log), "-o", str(tmp_path / "x.prom")]
+def _parse(log: Path, tmp_path: Path, output: str = "x.prom") -> list[str]:
+    return [sys.executable, "-m", "exporter", "parse", str(log), "-o", str(tmp_path / output)]
+
+
+def _forget(prom: Path) -> Callable[[], None]:
+    """Before each run: no metrics file, so no resume point (the first parse of the log)."""
+
+    def forget() -> None:
+        prom.unlink(missing_ok=True)
+        memory_path(prom).unlink(missing_ok=True)
+
+    return forget
+
+
+def _append_night(log: Path, one_run: Path, prom: Path) -> Callable[[], None]:
+    """Before each run: the previous parse's resume point is there (the warm-up, or the run
+    before, made it), and one more run is appended, as a nightly backup does."""
+
+    def append() -> None:
+        if not memory_path(prom).exists():
+            _check_parse_into(log, prom)
+        with log.open("ab") as out:
+            out.write(one_run.read_bytes())
+
+    return append
 
 
 def _row(name: str, size: int, ours: tuple[float, float], base: tuple[float, float]) -> str:
@@ -94,7 +125,13 @@ def _row(name: str, size: int, ours: tuple[float, float], base: tuple[float, flo
 
 
 def _check_parse(log: Path, tmp_path: Path) -> None:
-    result = subprocess.run(_parse(log, tmp_path), capture_output=True, text=True, check=False)
+    _check_parse_into(log, tmp_path / "x.prom")
+
+
+def _check_parse_into(log: Path, prom: Path) -> None:
+    result = subprocess.run(
+        _parse(log, prom.parent, prom.name), capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -126,12 +163,32 @@ def test_speed_targets(tmp_path: Path) -> None:
     appended = tmp_path / "appended.log"
     appended.write_bytes(one_run.read_bytes() * APPENDED_RUNS)
     _check_parse(appended, tmp_path)
+    alone = _measure(_parse(one_run, tmp_path, "alone.prom"), tmp_path)
+    size = appended.stat().st_size
     rows.append(
         _row(
-            f"{APPENDED_RUNS:,} appended runs vs the latest alone",
-            appended.stat().st_size,
-            _measure(_parse(appended, tmp_path), tmp_path),
-            _measure(_parse(one_run, tmp_path), tmp_path),
+            f"{APPENDED_RUNS:,} appended runs, first parse (cold, no resume point) vs the latest alone",
+            size,
+            _measure(
+                _parse(appended, tmp_path, "cold.prom"),
+                tmp_path,
+                setup=_forget(tmp_path / "cold.prom"),
+            ),
+            alone,
+        )
+    )
+    nightly = _measure(
+        _parse(appended, tmp_path, "nightly.prom"),
+        tmp_path,
+        setup=_append_night(appended, one_run, tmp_path / "nightly.prom"),
+    )
+    rows.append(
+        _row(
+            f"{APPENDED_RUNS:,} appended runs, nightly: one more run appended, then parse into the "
+            "same file (resumed) vs the latest alone",
+            size,
+            nightly,
+            alone,
         )
     )
     bare = _measure([sys.executable, "-c", "pass"], tmp_path)
