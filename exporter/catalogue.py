@@ -8,6 +8,7 @@ on every metric and are not listed here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from parsers.commands import NAMES
@@ -257,3 +258,15 @@ ALL = (
 SECTION_LABELS = ("location", "backend")
 # Labels the metrics use themselves: a user's --label may not take these names.
 RESERVED_LABELS = frozenset(label for spec in ALL for label in spec.labels) | set(SECTION_LABELS)
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def label_problem(name: str, value: object) -> str | None:
+    """Why `name = value` cannot be a label of ours, or None."""
+    if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
+        return f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)"
+    if name in RESERVED_LABELS:
+        return f"{name!r} is used by the metrics themselves"
+    if not isinstance(value, str):
+        return f"the value of {name!r} must be a string"
+    return None

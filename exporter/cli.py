@@ -1,7 +1,10 @@
 """The ``restic-textfile-exporter`` command.  Commands only gather options and call the library;
-every ExporterError becomes its exit code here, as one line on stderr, never a traceback."""
+every ExporterError becomes its exit code here, as one line on stderr, never a traceback.
 
-from __future__ import annotations
+Start-up is most of what a one-shot ``parse`` costs, so this module imports only what every
+command needs; each command imports the rest itself (``parse`` never loads the config, the push,
+ping or watch modules).  No ``from __future__ import annotations`` here: typer would evaluate every
+option's annotation from its text on each start-up (about 10 ms for these commands)."""
 
 import os
 import re
@@ -13,9 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from exporter.config import DEFAULT_DEBOUNCE_SECONDS, label_problem
 from exporter.errors import ExporterError, OutputUnwritable
-from exporter.logsource import JOURNAL_PREFIX
 
 if TYPE_CHECKING:
     from exporter.outputs import Output
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from exporter.report import BackupReport
 
 PROG = "restic-textfile-exporter"
+
+# exporter.config.DEFAULT_DEBOUNCE_SECONDS, which a test keeps equal: importing the config module
+# here would load it (and tomllib) for every command.
+DEFAULT_DEBOUNCE_SECONDS = 1.0
 
 app = typer.Typer(
     name=PROG,
@@ -261,6 +266,8 @@ def parse(
         if deleted < len(pushes):
             raise typer.Exit(PushFailed.exit_code)
         return
+    from exporter.logsource import JOURNAL_PREFIX
+
     code = parse_exit_code(exit_code)
     if journal:
         if log is not None:
@@ -574,7 +581,7 @@ def _checked_ping(url: str | None) -> str | None:
     return url
 
 
-def _ping_outcome(url: str, result: Publication) -> None:
+def _ping_outcome(url: str, result: "Publication") -> None:
     """parse --ping: the outcome only (the run started before we were called)."""
     from exporter.ping import Pinger, PingFailed
 
@@ -596,7 +603,7 @@ def _ping_outcome(url: str, result: Publication) -> None:
         _warn(str(error))
 
 
-def _done(outputs: list[Output], publication: Publication) -> str:
+def _done(outputs: "list[Output]", publication: "Publication") -> str:
     """What became of each output, for the summary line."""
     from exporter.errors import PushFailed
     from exporter.outputs import TextfileOutput
@@ -616,7 +623,7 @@ def _done(outputs: list[Output], publication: Publication) -> str:
 
 def _push_outputs(
     urls: list[str], labels: dict[str, str], *, read_back: bool, **settings: Any
-) -> list[PushgatewayOutput]:
+) -> "list[PushgatewayOutput]":
     """One output per --push URL, with the settings the options give.  Usage errors: exit 2."""
     if not urls:
         return []
@@ -630,6 +637,8 @@ def _push_outputs(
 
 
 def parse_labels(values: list[str]) -> dict[str, str]:
+    from exporter.catalogue import label_problem
+
     labels: dict[str, str] = {}
     for value in values:
         name, equals, text = value.partition("=")
@@ -681,7 +690,7 @@ def parse_exit_code(value: str | None) -> int | None:
     return 128 + number
 
 
-def _summary(result: Publication) -> str:
+def _summary(result: "Publication") -> str:
     """One line: each backup's and each other command's outcome."""
     parts = []
     for section in result.sections:
@@ -704,7 +713,7 @@ def _summary(result: Publication) -> str:
     return "; ".join(parts)
 
 
-def _backup_failure(backup: BackupReport) -> str:
+def _backup_failure(backup: "BackupReport") -> str:
     """``backup partial (snapshot 1a2b3c4d saved; 2 item(s) could not be read, exit code 3)``;
     the exit code is said once, not again where the reason already says it."""
     run = backup.run

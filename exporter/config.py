@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.advice import label_advice, missing_directory, output_advice
-from exporter.catalogue import RESERVED_LABELS
+from exporter.catalogue import label_problem
 from exporter.errors import ExporterError
 from exporter.paths import describe_os_error, same_file
 from exporter.textfile import replaceable_problem
@@ -48,7 +48,6 @@ from exporter.textfile import replaceable_problem
 DEFAULT_DEBOUNCE_SECONDS = 1.0
 MAX_CONFIG_BYTES = 1024 * 1024
 """A config with a thousand jobs is about 200 KiB."""
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _TOP_KEYS = {"debounce_seconds", "state_file", "job"}
 _PUSH_PATHS = ("push_password_file", "push_ca_file", "push_client_cert", "push_client_key")
 _JOB_KEYS = {
@@ -108,17 +107,6 @@ class Config:
     warnings: tuple[str, ...] = ()
     """What works but will surprise (an output not ending in .prom, a job label): logged at
     every load, in the words parse uses for the same options."""
-
-
-def label_problem(name: str, value: object) -> str | None:
-    """Why `name = value` cannot be a label of ours, or None."""
-    if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-        return f"{name!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, no leading __)"
-    if name in RESERVED_LABELS:
-        return f"{name!r} is used by the metrics themselves"
-    if not isinstance(value, str):
-        return f"the value of {name!r} must be a string"
-    return None
 
 
 def load_config(path: Path) -> Config:

@@ -53,8 +53,13 @@ from prometheus_client.exposition import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.catalogue import BACKUP_LAST_SUCCESS, BACKUP_SUCCESS, SECTION_LABELS
-from exporter.config import PushOptions, label_problem
+from exporter.catalogue import (
+    BACKUP_LAST_SUCCESS,
+    BACKUP_SUCCESS,
+    SECTION_LABELS,
+    label_problem,
+)
+from exporter.config import PushOptions
 from exporter.errors import PushFailed
 from exporter.exposition import metrics_registry
 from exporter.outputs import Carried
