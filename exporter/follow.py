@@ -85,7 +85,9 @@ class LogFollower:
             self._partial = b""
             self._tail = b""
             self._skipping_long_line = False
-        return self._drain() or read_any
+        # Up to the size it has now: a log written faster than it is read is still published
+        # now and then, each time as it was when this call began.
+        return self._drain(os.fstat(self._file.fileno()).st_size) or read_any
 
     def _truncated(self) -> bool:
         """Shorter than what was read, or the bytes before the read position changed (truncated,
@@ -157,17 +159,24 @@ class LogFollower:
         self._file = None
         self._identity = None
 
-    def _drain(self) -> bool:
+    def _drain(self, end: int | None = None) -> bool:
+        """Read on to the end of the file, or to `end` when it is not None."""
         assert self._file is not None
         descriptor = self._file.fileno()
         read_any = False
-        while chunk := os.pread(descriptor, _CHUNK, self._offset):
+        runs_before = self.parser.runs_started
+        while end is None or self._offset < end:
+            size = _CHUNK if end is None else min(_CHUNK, end - self._offset)
+            chunk = os.pread(descriptor, size, self._offset)
+            if not chunk:
+                break
             if self._should_stop():
                 raise ReadingStopped(str(self.path))
             read_any |= self._take(chunk)
             self._offset += len(chunk)
             self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
-        self._prune_run_starts()
+        if self.parser.runs_started != runs_before:  # only then can a run have been let go
+            self._prune_run_starts()
         return read_any
 
     def _take(self, chunk: bytes) -> bool:

@@ -147,9 +147,14 @@ class Daemon:
                 self._stop_observer()
                 self._start_observer(plan_watches(self._config.jobs))
                 self._refresh(set(self._runners))  # what changed while nothing was watched
-            elif isinstance(message, JobChanged) and message.key in self._runners:
+            changed = None
+            if isinstance(message, JobChanged) and message.key in self._runners:
                 debouncer.add(message.key, time.monotonic())
-            self._refresh(debouncer.take_due(time.monotonic()))
+                changed = message.key
+            due = debouncer.take_due(time.monotonic())
+            self._refresh(due)
+            if changed is not None and changed not in due:
+                self._read_ahead(changed)
 
     def _refresh(self, keys: set[str]) -> None:
         now = self._now()
@@ -164,6 +169,17 @@ class Daemon:
             except Exception:  # a bug with one job's log must not stop the others
                 LOGGER.exception("%s: refreshing failed", key)
             self._remember_position(runner)
+
+    def _read_ahead(self, key: str) -> None:
+        """A change that waits for the debouncer is read at once, not published: when the
+        publication is due little is left to read, so a log written without pause is
+        published about `debounce_seconds` behind, not a window plus a long read."""
+        try:
+            self._runners[key].read_ahead(lambda: self._stop_requested)
+        except ReadingStopped:
+            return
+        except Exception:  # a bug with one job's log must not stop the others
+            LOGGER.exception("%s: reading failed", key)
 
     def _remember_position(self, runner: JobRunner) -> None:
         """Only the refreshed job's position is computed: a change costs the same with a
