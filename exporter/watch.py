@@ -5,6 +5,10 @@ no polling) -> a thin handler that only maps a path to typed messages (`exporter
 and queues them -> the main thread, which waits on the queue (and on nothing else, so it costs
 no CPU while nothing changes), lets `exporter.debounce` coalesce bursts, then re-reads only the
 changed jobs' logs, from where it left off (`exporter.watch_job`), and publishes their metrics.
+A change the debouncer holds back is read at once all the same (not published), so that a log
+written without pause is published about one window behind.  A directory that cannot be watched
+(a limit on inotify watches or threads) is said once, and its jobs' logs are looked at every
+`POLL_SECONDS` instead.
 
 Signals are queued too (``queue.SimpleQueue.put`` is safe in a signal handler): SIGTERM and
 SIGINT stop the daemon, also in the middle of a long backlog, with every thread joined; SIGHUP
