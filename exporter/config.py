@@ -42,7 +42,7 @@ from typing import Any
 from exporter.advice import label_advice, missing_directory, output_advice
 from exporter.catalogue import label_problem
 from exporter.errors import ExporterError
-from exporter.paths import describe_os_error, same_file
+from exporter.paths import describe_os_error
 from exporter.textfile import replaceable_problem
 
 DEFAULT_DEBOUNCE_SECONDS = 1.0
@@ -209,16 +209,34 @@ def _check_distinct_files(config: Config, path: Path, where: _Locator) -> None:
     for index, job in enumerate(config.jobs):
         roles.append(_Role(job.log, f"the log of job #{index + 1}", "log", index, is_log=True))
         roles.append(_Role(job.output, f"the output of job #{index + 1}", "output", index))
+    # What `same_file` compares, computed once per file: a thousand jobs are checked in
+    # milliseconds, not in minutes of comparing each pair.
+    seen: dict[object, list[int]] = {}
     for position, role in enumerate(roles):
-        for earlier in roles[:position]:
-            if role.is_log and earlier.is_log:
-                continue
-            if same_file(role.file, earlier.file):
-                raise where.error(
-                    role.key,
-                    f"{role.file} is also {earlier.description}: give each its own file",
-                    job=role.job,
-                )
+        clashes = [
+            earlier
+            for identity in _identities(role.file)
+            for earlier in seen.get(identity, ())
+            if not (role.is_log and roles[earlier].is_log)
+        ]
+        if clashes:
+            raise where.error(
+                role.key,
+                f"{role.file} is also {roles[min(clashes)].description}: give each its own file",
+                job=role.job,
+            )
+        for identity in _identities(role.file):
+            seen.setdefault(identity, []).append(position)
+
+
+def _identities(path: Path) -> tuple[object, ...]:
+    """Two paths are `same_file` when they share one of these: the device and inode of a file
+    that exists, or the absolute path with ``..`` and the links that exist resolved."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return (os.path.realpath(path),)
+    return ((status.st_dev, status.st_ino), os.path.realpath(path))
 
 
 def _job(raw: Any, index: int, where: _Locator) -> Job:

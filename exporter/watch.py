@@ -5,6 +5,10 @@ no polling) -> a thin handler that only maps a path to typed messages (`exporter
 and queues them -> the main thread, which waits on the queue (and on nothing else, so it costs
 no CPU while nothing changes), lets `exporter.debounce` coalesce bursts, then re-reads only the
 changed jobs' logs, from where it left off (`exporter.watch_job`), and publishes their metrics.
+A change the debouncer holds back is read at once all the same (not published), so that a log
+written without pause is published about one window behind.  A directory that cannot be watched
+(a limit on inotify watches or threads) is said once, and its jobs' logs are looked at every
+`POLL_SECONDS` instead.
 
 Signals are queued too (``queue.SimpleQueue.put`` is safe in a signal handler): SIGTERM and
 SIGINT stop the daemon, also in the middle of a long backlog, with every thread joined; SIGHUP
@@ -16,6 +20,8 @@ go on.
 
 from __future__ import annotations
 
+import errno
+import os
 import queue
 import resource
 import signal
@@ -42,6 +48,8 @@ from exporter.watch_plan import WatchPlan, plan_watches
 FILES_PER_JOB = 2
 """A job keeps its log open; publishing opens its directory, lock and temp file for a moment."""
 FILES_SPARE = 64
+POLL_SECONDS = 10.0
+"""How often a job whose log directory could not be watched (a limit was reached) is looked at."""
 
 
 def _raise_open_file_limit(jobs: int) -> None:
@@ -63,6 +71,14 @@ def _raise_open_file_limit(jobs: int) -> None:
             needed,
             soft,
         )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "inotify's limit on watches (fs.inotify.max_user_watches) is reached"
+    if isinstance(error, OSError) and error.errno == errno.EMFILE:
+        return "too many open files, or inotify instances (fs.inotify.max_user_instances)"
+    return str(error)
 
 
 class JobEvents(FileSystemEventHandler):
@@ -97,6 +113,9 @@ class Daemon:
         self._observer: BaseObserver | None = None
         self._config: Config | None = None
         self._saved: dict[str, SavedPosition] = {}
+        self._polled: dict[str, tuple[int, int, int, int] | None] = {}
+        """Jobs whose directory could not be watched, and how their log looked last."""
+        self._next_poll = 0.0
         self._stop_requested = False
         self.ready = threading.Event()
         """Set once the first config is applied and every job's metrics were published."""
@@ -134,10 +153,17 @@ class Daemon:
     def _loop(self) -> None:
         debouncer = Debouncer(self._config.debounce_seconds if self._config else 0.0)
         while not self._stop_requested:
+            now = time.monotonic()
+            timeout = debouncer.seconds_until_due(now)
+            if self._polled:
+                until_poll = max(0.0, self._next_poll - now)
+                timeout = until_poll if timeout is None else min(timeout, until_poll)
             try:
-                message = self._messages.get(timeout=debouncer.seconds_until_due(time.monotonic()))
+                message = self._messages.get(timeout=timeout)
             except queue.Empty:
                 message = None
+            if self._polled and time.monotonic() >= self._next_poll:
+                self._poll(debouncer, time.monotonic())
             if message is Control.STOP:
                 return
             if message is Control.RELOAD:
@@ -147,9 +173,14 @@ class Daemon:
                 self._stop_observer()
                 self._start_observer(plan_watches(self._config.jobs))
                 self._refresh(set(self._runners))  # what changed while nothing was watched
-            elif isinstance(message, JobChanged) and message.key in self._runners:
+            changed = None
+            if isinstance(message, JobChanged) and message.key in self._runners:
                 debouncer.add(message.key, time.monotonic())
-            self._refresh(debouncer.take_due(time.monotonic()))
+                changed = message.key
+            due = debouncer.take_due(time.monotonic())
+            self._refresh(due)
+            if changed is not None and changed not in due:
+                self._read_ahead(changed)
 
     def _refresh(self, keys: set[str]) -> None:
         now = self._now()
@@ -164,6 +195,17 @@ class Daemon:
             except Exception:  # a bug with one job's log must not stop the others
                 LOGGER.exception("%s: refreshing failed", key)
             self._remember_position(runner)
+
+    def _read_ahead(self, key: str) -> None:
+        """A change that waits for the debouncer is read at once, not published: when the
+        publication is due little is left to read, so a log written without pause is
+        published about `debounce_seconds` behind, not a window plus a long read."""
+        try:
+            self._runners[key].read_ahead(lambda: self._stop_requested)
+        except ReadingStopped:
+            return
+        except Exception:  # a bug with one job's log must not stop the others
+            LOGGER.exception("%s: reading failed", key)
 
     def _remember_position(self, runner: JobRunner) -> None:
         """Only the refreshed job's position is computed: a change costs the same with a
@@ -213,14 +255,53 @@ class Daemon:
             LOGGER.warning("%s does not exist yet: waiting for it in %s", directory, ancestor)
         observer = self._observer_factory()
         handler = JobEvents(plan, self._messages)
+        failed: list[tuple[str, str]] = []
         try:
-            for directory in plan.directories:
-                observer.schedule(handler, directory, recursive=False)
             observer.start()
-        except OSError as error:  # e.g. inotify's watch limit: the jobs wait for a reload
-            LOGGER.error("cannot watch the log directories: %s", error)
-            observer.stop()
+        except (OSError, RuntimeError) as error:  # RuntimeError: no thread can be started
+            failed = [(directory, str(error)) for directory in plan.directories]
+        else:
+            # One at a time, the observer running: a limit (inotify's watches, the threads a
+            # unit may start: one a directory) costs the directories past it, not all.
+            for directory in plan.directories:
+                try:
+                    observer.schedule(handler, directory, recursive=False)
+                except (OSError, RuntimeError) as error:
+                    failed.append((directory, _reason(error)))
         self._observer = observer
+        self._polled = {key: self._log_signature(key) for key in plan.jobs_in(d for d, _ in failed)}
+        self._next_poll = time.monotonic() + POLL_SECONDS
+        if failed:
+            LOGGER.error(
+                "cannot watch %d of %d log directories (%s: %s): their %d job(s) are looked at "
+                "every %g s instead; raise the limit (fs.inotify.max_user_watches, the unit's "
+                "TasksMax=) and reload",
+                len(failed),
+                len(plan.directories),
+                *failed[0],
+                len(self._polled),
+                POLL_SECONDS,
+            )
+
+    def _poll(self, debouncer: Debouncer, now: float) -> None:
+        """The jobs in directories that could not be watched: a log whose file, size or time
+        changed counts as changed."""
+        self._next_poll = now + POLL_SECONDS
+        for key, signature in self._polled.items():
+            current = self._log_signature(key)
+            if current != signature:
+                self._polled[key] = current
+                debouncer.add(key, now)
+
+    def _log_signature(self, key: str) -> tuple[int, int, int, int] | None:
+        runner = self._runners.get(key)
+        if runner is None:
+            return None
+        try:
+            status = os.stat(runner.job.log)
+        except (OSError, ValueError):
+            return None
+        return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
     def _stop_observer(self) -> None:
         if self._observer is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from exporter.config import Job
@@ -54,6 +55,14 @@ class JobRunner:
             elif self._last_problem:
                 LOGGER.info("%s: %s is understood again", self.job.key, self.job.log)
         self._last_problem = problem
+
+    def read_ahead(self, should_stop: Callable[[], bool]) -> None:
+        """Read what was appended, without publishing it: a log written without pause is
+        published once per debounce window, and when that is due little is left to read.
+        What goes wrong is left to `refresh`, which reads again and says so.  Raises
+        ReadingStopped as `refresh` does."""
+        with contextlib.suppress(LogUnreadable, OSError, ValueError):
+            self.follower.read_appended(should_stop)
 
     def close(self) -> None:
         self.follower.close()

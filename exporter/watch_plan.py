@@ -47,6 +47,17 @@ class WatchPlan:
                 messages.append(Control.RESCAN)
         return messages
 
+    def jobs_in(self, directories: Iterable[str]) -> frozenset[str]:
+        """The jobs whose log (as written, or its link's target) lies in one of `directories`
+        (when those cannot be watched, these are the jobs to look at now and then)."""
+        wanted = set(directories)
+        return frozenset(
+            key
+            for path, keys in self.jobs_by_path.items()
+            if str(Path(path).parent) in wanted
+            for key in keys
+        )
+
 
 def plan_watches(jobs: Iterable[Job]) -> WatchPlan:
     jobs_by_path: dict[str, list[str]] = {}

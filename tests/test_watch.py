@@ -254,15 +254,19 @@ def test_a_stop_is_not_held_off_by_a_long_backlog(tmp_path: Path) -> None:
     and what it half read is not published."""
     log, prom = tmp_path / "home.log", tmp_path / "home.prom"
     log.write_text(GOOD)
-    line = "unchanged    /srv/data/some/rather/long/path/to/a/file/number/000000\n"
-    with daemon(_config(tmp_path, "home")) as running:
+    with daemon(_config(tmp_path, "home")):
         wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
-        before = prom.read_bytes()
-        with log.open("a") as out:
-            out.write(FAILED)
-            block = line * 16384
-            for _ in range(300):  # about 330 MB: minutes of parsing
-                out.write(block)
+    before = prom.read_bytes()
+    line = "unchanged    /srv/data/some/rather/long/path/to/a/file/number/000000\n"
+    with log.open("a") as out:
+        out.write(FAILED)
+        block = line * 16384
+        for _ in range(300):  # about 330 MB: seconds of reading, from its start
+            out.write(block)
+    with daemon(_config(tmp_path, "home")) as running:
+        wait_for(lambda: str(prom) in running._runners)
+        follower = running._runners[str(prom)].follower
+        wait_for(lambda: follower.parser.lines > GOOD.count("\n"))  # reading the backlog
         started = time.monotonic()
         running.request_stop()
     assert time.monotonic() - started < 3
@@ -513,3 +517,26 @@ def test_too_few_open_files_for_the_jobs_is_said_and_the_daemon_goes_on(tmp_path
         process.wait()
     assert process.returncode == 0, stderr
     assert "need about 144 open files, and the limit is 64: raise LimitNOFILE=" in stderr
+
+
+def test_a_change_that_waits_for_the_debouncer_is_read_at_once_and_published_when_due(
+    tmp_path: Path,
+) -> None:
+    """A log written without pause is published once per debounce window; what it gets between
+    publications is read as it comes, so that a publication, when due, has little left to
+    read and the .prom is about one window behind, not a window plus a long read."""
+    log, prom = tmp_path / "home.log", tmp_path / "home.prom"
+    log.write_text(GOOD)
+    config = Config((Job(log, prom, {"job": "home"}),), debounce_seconds=3600)
+    with daemon(config) as running:
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 1)
+        with log.open("a") as out:
+            out.write(FAILED)  # the first change after a quiet hour: published at once
+        wait_for(lambda: metric(prom, "restic_backup_success", job="home") == 0)
+        published = prom.read_bytes()
+        with log.open("a") as out:
+            out.write(GOOD)  # due in an hour
+        lines = (GOOD + FAILED + GOOD).count("\n")
+        follower = running._runners[str(prom)].follower
+        wait_for(lambda: follower.parser.lines == lines)
+        assert prom.read_bytes() == published

@@ -32,6 +32,20 @@ def test_the_plan_watches_each_log_directory_once(tmp_path: Path) -> None:
     assert plan.waiting == ()
 
 
+def test_the_jobs_of_directories_that_cannot_be_watched(tmp_path: Path) -> None:
+    for name in ("one", "two", "target"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "target" / "c.log").touch()
+    (tmp_path / "two" / "c.log").symlink_to(tmp_path / "target" / "c.log")
+    a, b = _job(tmp_path / "one" / "a.log", "a"), _job(tmp_path / "two" / "b.log", "b")
+    c = _job(tmp_path / "two" / "c.log", "c")
+    plan = plan_watches([a, b, c])
+    assert plan.jobs_in([str(tmp_path / "one")]) == {a.key}
+    assert plan.jobs_in([str(tmp_path / "two")]) == {b.key, c.key}
+    assert plan.jobs_in([str(tmp_path / "target")]) == {c.key}
+    assert plan.jobs_in([]) == set()
+
+
 @pytest.mark.parametrize(
     ("event_type", "expected"),
     [("deleted", [Control.RESCAN]), ("moved", [Control.RESCAN]), ("modified", [])],
