@@ -20,6 +20,9 @@ Three more rules, because the directory may be shared with other writers and oth
   writer while it is written; the next write of the same output removes the temp files of that
   output that are ours and no longer locked (at once under `output_lock`, whose holders are never
   between creating a temp file and locking it; else once they are `STALE_TEMP_SECONDS` old).
+  Listing a directory of a thousand outputs costs more than the write itself, so a process that
+  found an output's temp files all gone lists the directory again only once it has changed since
+  that process's own last write of it (its mtime), or `CLEAN_AGAIN_SECONDS` later.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ LOCK_TIMEOUT_SECONDS = 30.0
 """How long `output_lock` waits for another writer of the same output (one write takes ms)."""
 STALE_TEMP_SECONDS = 300.0
 """A temp file no one holds is removed without the output lock only once it is this old."""
+CLEAN_AGAIN_SECONDS = 60.0
+"""How long a process that found no temp file of an output left trusts an unchanged directory."""
 
 _MAX_STEM = 200  # ".STEM.<16 hex>.tmp" must stay within NAME_MAX (255)
 _TEMP_ATTEMPTS = 10
@@ -59,6 +64,10 @@ class OutputBusy(OSError):
 # write_textfile uses it to know that no other writer of the output is running.
 _held_locks: dict[tuple[int, int, str], int] = {}
 _held_locks_guard = threading.Lock()
+
+# The outputs this process found without temp files left, and its own last write of each:
+# (dev, inode of the directory, name) -> (time.monotonic() then, the directory's mtime after it).
+_found_clean: dict[tuple[int, int, str], tuple[float, int]] = {}
 
 
 @contextlib.contextmanager
@@ -149,7 +158,15 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
     try:
         if kind := _not_a_regular_file(directory, name):
             raise OSError(errno.EEXIST, f"it is {kind}, not replaced with metrics")
-        warnings = _remove_stale_temp_files(directory, name, path.parent)
+        status = os.fstat(directory)
+        key = (status.st_dev, status.st_ino, name)
+        clean = _found_clean.pop(key, None)
+        if clean is not None and (
+            time.monotonic() - clean[0] < CLEAN_AGAIN_SECONDS and clean[1] == status.st_mtime_ns
+        ):
+            warnings, left = [], 0  # nobody has created a file here since our last write
+        else:
+            warnings, left = _remove_stale_temp_files(directory, name, path.parent)
         _replace(directory, name, data)
         try:
             os.fsync(directory)
@@ -159,6 +176,8 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
                     f"wrote {path}, but could not sync its directory ({error.strerror}): "
                     "a crash may undo the write"
                 )
+        if not left:
+            _found_clean[key] = (time.monotonic(), os.fstat(directory).st_mtime_ns)
     finally:
         os.close(directory)
     return tuple(warnings)
@@ -225,8 +244,9 @@ def _create_temp_file(directory: int, name: str) -> tuple[str, int]:
     raise OSError(errno.EEXIST, f"no free temp file name for {name}")
 
 
-def _remove_stale_temp_files(directory: int, name: str, where: Path) -> list[str]:
-    """Remove the temp files that killed writers of `name` left; returns what it did."""
+def _remove_stale_temp_files(directory: int, name: str, where: Path) -> tuple[list[str], int]:
+    """Remove the temp files that killed writers of `name` left; returns what it did, and how
+    many temp files of `name` it left (a writer's that is alive, or too young to judge)."""
     status = os.fstat(directory)
     with _held_locks_guard:
         locked = (status.st_dev, status.st_ino, f".{_stem(name)}.lock") in _held_locks
@@ -234,11 +254,11 @@ def _remove_stale_temp_files(directory: int, name: str, where: Path) -> list[str
     # Earlier versions used tempfile.mkstemp(prefix=f".{name[:64]}."): unambiguous only for
     # short names, and their writers never locked, so those files go by age alone.
     legacy = re.compile(re.escape(f".{name}.") + r"[a-z0-9_]{8}\.tmp") if len(name) <= 64 else None
-    removed = 0
+    removed = left = 0
     try:
         names = os.listdir(directory)
     except OSError:
-        return []
+        return [], 1
     for candidate in names:
         if current.fullmatch(candidate):
             by_age_only = False
@@ -246,12 +266,14 @@ def _remove_stale_temp_files(directory: int, name: str, where: Path) -> list[str
             by_age_only = True
         else:
             continue
+        left += 1
         with contextlib.suppress(OSError):
             if _remove_if_abandoned(directory, candidate, locked and not by_age_only):
                 removed += 1
+                left -= 1
     if removed:
-        return [f"removed {removed} temp file(s) that a killed writer left in {where}"]
-    return []
+        return [f"removed {removed} temp file(s) that a killed writer left in {where}"], left
+    return [], left
 
 
 def _remove_if_abandoned(directory: int, candidate: str, writers_excluded: bool) -> bool:

@@ -22,6 +22,7 @@ from types import FrameType
 import pytest
 from concurrent_writer import metrics
 
+from exporter import textfile
 from exporter.paths import UnsafePath, open_directory
 from exporter.previous import read_previous
 from exporter.textfile import OutputBusy, output_lock, write_textfile
@@ -177,6 +178,8 @@ def _run_killed_at(step: int, output: Path, value: float, report: int | None = N
     writes the number of points it passed to the descriptor `report`."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
+        # Every child takes the same steps: it does not trust what its parent found clean.
+        textfile._found_clean.clear()
         events = 0
 
         def profile(frame: FrameType, event: str, arg: object) -> None:
@@ -500,3 +503,31 @@ def test_a_directory_swapped_for_a_link_mid_write_changes_nothing(
     write_textfile(shared / "jobs" / "out.prom", metrics(1.0))
     assert (shared / "moved" / "out.prom").read_bytes() == metrics(1.0)
     _nothing_outside_changed(outside)
+
+
+def test_a_process_lists_the_directory_again_once_someone_else_wrote_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory is not listed on every write (1,000 outputs in one directory would cost
+    more than the writes), but a temp file left after our last write is still removed."""
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(directory: int) -> list[str]:
+        listed.append("listed")
+        return real_listdir(directory)
+
+    monkeypatch.setattr(textfile.os, "listdir", listdir)
+    output = tmp_path / "out.prom"
+    with output_lock(output):
+        write_textfile(output, metrics(1.0))
+        assert write_textfile(output, metrics(2.0)) == ()
+        assert len(listed) == 1  # the second write trusted the unchanged directory
+        temp = tmp_path / ".out.prom.0123456789abcdef.tmp"
+        temp.write_bytes(b"half")  # a writer killed after our last write
+        assert write_textfile(output, metrics(3.0)) == (
+            f"removed 1 temp file(s) that a killed writer left in {tmp_path}",
+        )
+    assert len(listed) == 2
+    assert not temp.exists()
+    assert output.read_bytes() == metrics(3.0)
