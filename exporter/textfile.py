@@ -161,11 +161,11 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
         status = os.fstat(directory)
         key = (status.st_dev, status.st_ino, name)
         clean = _found_clean.pop(key, None)
-        if clean is not None and (
-            time.monotonic() - clean[0] < CLEAN_AGAIN_SECONDS and clean[1] == status.st_mtime_ns
-        ):
-            warnings, left = [], 0  # nobody has created a file here since our last write
-        else:
+        warnings: list[str] = []
+        left = 0
+        if clean is None or (
+            time.monotonic() - clean[0] >= CLEAN_AGAIN_SECONDS or clean[1] != status.st_mtime_ns
+        ):  # else nobody has created a file here since our last write
             warnings, left = _remove_stale_temp_files(directory, name, path.parent)
         _replace(directory, name, data)
         try:

@@ -517,7 +517,7 @@ def test_a_process_lists_the_directory_again_once_someone_else_wrote_in_it(
         listed.append("listed")
         return real_listdir(directory)
 
-    monkeypatch.setattr(textfile.os, "listdir", listdir)
+    monkeypatch.setattr(os, "listdir", listdir)
     output = tmp_path / "out.prom"
     with output_lock(output):
         write_textfile(output, metrics(1.0))
