@@ -29,6 +29,7 @@ line-by-line reader (`LogSource.lines`) would give it, so the result is the same
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -578,17 +579,23 @@ def scan(source: LogSource, parser: LogParser) -> None:
 
 
 def _scan_ahead(scan_state: LineSelector, first: bytes, blocks: Iterator[bytes]) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast-scan") as pool:
-        block = _without_crlf(first)
-        spans = pool.submit(selected_spans, block)
-        for following in blocks:
-            following = _without_crlf(following)
-            following_spans = pool.submit(selected_spans, following)
-            scan_state.crlf_free_lines(block, None if scan_state.feed_all else spans.result())
-            block, spans = following, following_spans
-        scan_state.crlf_free_lines(block, None if scan_state.feed_all else spans.result())
+    ahead: deque[tuple[bytes, Future[list[tuple[int, int]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="fast-scan") as pool:
+        for block in itertools.chain((first,), blocks):
+            block = _without_crlf(block)
+            ahead.append((block, pool.submit(selected_spans, block)))
+            if len(ahead) > SCAN_THREADS:
+                done, spans = ahead.popleft()
+                scan_state.crlf_free_lines(done, None if scan_state.feed_all else spans.result())
+        for done, spans in ahead:
+            scan_state.crlf_free_lines(done, None if scan_state.feed_all else spans.result())
+
+
+SCAN_THREADS = 2
+"""Blocks searched at once, each in its own thread, while this one feeds the parser."""
 
 
 class _CompleteBlocks:

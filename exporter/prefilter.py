@@ -18,15 +18,17 @@ one whether it holds a byte of the unsafe class.
 
 A ``--json -v`` block is mostly restic's per-item lines, ``{"message_type":"verbose_status",
 "action":"...``, which every line start search must look at.  In a block that holds the JSON key,
-the prefix of those lines is first replaced by a two-byte mark (``\x00"``; a block with a NUL byte
-takes the ``re`` path), and the shorter copy is searched: the lines it still has to look at are
-few.  The same pass checks ``fast_scan._json_safe``'s conditions line by line (`violation_patterns`,
-exact on the copy, see there); when one fails, the block takes the ``re`` path.
+the prefix of those lines is first replaced by a mark of the same length (NUL bytes and the
+prefix's last byte, a quote), and the copy is searched: the lines it still has to look at are
+few, and its offsets are the block's.  The same pass checks ``fast_scan._json_safe``'s conditions
+line by line (`violation_patterns`, exact on the copy, see there); when one fails, the block takes
+the ``re`` path.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -265,9 +267,12 @@ VIOLATION = 2
 LITERAL = 3
 JSON = 4
 
-MARK = b'\x00"'
-"""What stands for a removed per-item prefix: a NUL (no NUL is in a block that gets it) and the
-prefix's last byte, a quote, so that what follows keeps what it follows."""
+
+def _mark(removed: bytes) -> bytes:
+    """What stands for a per-item prefix (after its newline): NUL bytes, in none of the literals
+    the patterns look for, and the prefix's last byte, so that what follows keeps what it
+    follows."""
+    return b"\x00" * (len(removed) - 1) + removed[-1:]
 
 
 @dataclass(frozen=True)
@@ -286,33 +291,56 @@ def _record(ident: int, start: int, end: int, flags: int, found: Any) -> None:
     found.append((ident, end))
 
 
-@dataclass(frozen=True)
 class Scratch:
     """One thread's scratch space for each database (a scan must not share one)."""
 
-    text: hyperscan.Scratch
-    json: hyperscan.Scratch
-    unsafe: hyperscan.Scratch
+    def __init__(self) -> None:
+        self.spaces: dict[int, hyperscan.Scratch] = {}
 
 
 class _Database:
     def __init__(self, patterns: Sequence[tuple[str, int, Any]]) -> None:
         """`patterns`: expression, kind, and the kind's detail."""
-        multiline = hyperscan.HS_FLAG_MULTILINE
-        once = multiline | hyperscan.HS_FLAG_SINGLEMATCH
         self.expressions = tuple(expression for expression, _, _ in patterns)
         self.kinds = tuple((kind, detail) for _, kind, detail in patterns)
-        self.database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self.database.compile(
-            expressions=[expression.encode("latin-1") for expression in self.expressions],
-            ids=list(range(len(patterns))),
-            elements=len(patterns),
-            flags=[multiline if kind == LINE else once for _, kind, _ in patterns],
-        )
+        self._compiled: hyperscan.Database | None = None
+        self._refused = False
+        self._lock = threading.Lock()
 
-    def scan(self, data: bytes, scratch: hyperscan.Scratch) -> list[tuple[int, int]]:
+    def compiled(self) -> hyperscan.Database | None:
+        """The database, compiled when first used (a text log needs no JSON one, and the
+        compilation is most of the prefilter's start-up); None if Hyperscan refused it."""
+        with self._lock:
+            if self._compiled is None and not self._refused:
+                multiline = hyperscan.HS_FLAG_MULTILINE
+                once = multiline | hyperscan.HS_FLAG_SINGLEMATCH
+                database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+                try:
+                    database.compile(
+                        expressions=[
+                            expression.encode("latin-1") for expression in self.expressions
+                        ],
+                        ids=list(range(len(self.expressions))),
+                        elements=len(self.expressions),
+                        flags=[multiline if kind == LINE else once for kind, _ in self.kinds],
+                    )
+                except hyperscan.error:
+                    self._refused = True
+                else:
+                    self._compiled = database
+            return self._compiled
+
+    def scan(self, data: bytes, scratch: Scratch) -> list[tuple[int, int]] | None:
+        """The pattern ids and match ends found in `data`; None if Hyperscan refused the
+        database."""
+        database = self._compiled or self.compiled()
+        if database is None:
+            return None
+        space = scratch.spaces.get(id(self))
+        if space is None:
+            space = scratch.spaces[id(self)] = hyperscan.Scratch(database)
         found: list[tuple[int, int]] = []
-        self.database.scan(data, match_event_handler=_record, context=found, scratch=scratch)
+        database.scan(data, match_event_handler=_record, context=found, scratch=space)
         return found
 
 
@@ -347,13 +375,12 @@ class Prefilter:
         """Those whose literal the marked copy cannot show: run on every marked block."""
         self.json_key = json_key
         self.removed = b"\n" + per_item
-        self.marked = b"\n" + MARK
-        self.saved = len(per_item) - len(MARK)
+        self.marked = b"\n" + _mark(per_item)
         self.text = _Database([*line_patterns, *searched, (_literal(json_key), JSON, None)])
         self.json = _Database(
             [
                 *line_patterns,
-                ("\\n" + _literal(MARK + kept), LINE, None),
+                ("\\n" + _literal(_mark(per_item) + kept), LINE, None),
                 *searched,
                 *((violation, VIOLATION, None) for violation in violations),
             ]
@@ -362,24 +389,20 @@ class Prefilter:
 
     def scratch(self) -> Scratch:
         """Scratch space for one thread's scans."""
-        return Scratch(
-            hyperscan.Scratch(self.text.database),
-            hyperscan.Scratch(self.json.database),
-            hyperscan.Scratch(self.unsafe.database),
-        )
+        return Scratch()
 
     def scan(self, block: bytes, scratch: Scratch) -> Hits | None:
         """What the scans of `block` (complete lines, CR-free) found; None when the block must take
         the ``re`` path."""
         if not block.startswith(self.json_key):
-            found = self.text.scan(block, scratch.text)
+            found = self.text.scan(block, scratch)
+            if found is None:
+                return None
             if not any(self.text.kinds[ident][0] == JSON for ident, _ in found):
                 return self._hits(block, found, self.text, block, scratch)
-        if b"\x00" in block:
-            return None
         marked = block.replace(self.removed, self.marked)
-        found = self.json.scan(marked, scratch.json)
-        if any(self.json.kinds[ident][0] == VIOLATION for ident, _ in found):
+        found = self.json.scan(marked, scratch)
+        if found is None or any(self.json.kinds[ident][0] == VIOLATION for ident, _ in found):
             return None
         return self._hits(marked, found, self.json, block, scratch)
 
@@ -390,7 +413,7 @@ class Prefilter:
         database: _Database,
         block: bytes,
         scratch: Scratch,
-    ) -> Hits:
+    ) -> Hits | None:
         starts: set[int] = {0}
         literals = set(self.always)
         literals.update(index for index, literal in self.memchr if literal in block)
@@ -410,23 +433,10 @@ class Prefilter:
                     starts.add(start)
             elif kind == LITERAL:
                 literals.add(detail)
-        line_starts = sorted(starts)
-        if len(data) != len(block):
-            line_starts = self._unmarked(data, line_starts)
-        unsafe = bool(self.unsafe.scan(data, scratch.unsafe))
-        return Hits(line_starts, unsafe, frozenset(literals))
-
-    def _unmarked(self, marked: bytes, starts: list[int]) -> list[int]:
-        """Offsets in the block of offsets in its marked copy: each mark before an offset stands
-        for `saved` more bytes."""
-        offsets = []
-        marks = 0
-        previous = 0
-        for start in starts:
-            marks += marked.count(b"\x00", previous, start)
-            previous = start
-            offsets.append(start + marks * self.saved)
-        return offsets
+        unsafe = self.unsafe.scan(data, scratch)
+        if unsafe is None:
+            return None
+        return Hits(sorted(starts), bool(unsafe), frozenset(literals))
 
 
 def build(
@@ -441,18 +451,16 @@ def build(
     unsafe: bytes,
 ) -> Prefilter:
     """The prefilter of `selector` (see `fast_scan._prefilter` for the other arguments).  Raises
-    Unsupported when Hyperscan cannot stand in for one of its searches."""
+    Unsupported when Hyperscan cannot stand in for one of its searches; a database Hyperscan
+    refuses (found when first used) sends every block to the ``re`` path."""
     if selector.ignore_case:
         raise Unsupported("a case-insensitive candidate pattern")
-    try:
-        return Prefilter(
-            [line_pattern(piece) for piece in selector.pieces],
-            _translate(_PARSER.parse(unsafe)),
-            [search.literal for search in selector.unanchored],
-            json_key,
-            per_item,
-            kept,
-            violation_patterns(field_context, field, action_contexts),
-        )
-    except hyperscan.error as error:
-        raise Unsupported(f"Hyperscan refused a database: {error}") from None
+    return Prefilter(
+        [line_pattern(piece) for piece in selector.pieces],
+        _translate(_PARSER.parse(unsafe)),
+        [search.literal for search in selector.unanchored],
+        json_key,
+        per_item,
+        kept,
+        violation_patterns(field_context, field, action_contexts),
+    )

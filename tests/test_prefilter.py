@@ -119,7 +119,7 @@ def test_a_plain_block_is_judged_by_the_prefilter(
         _json_filler(10) + b'{"message_type":"verbose_status","action":"new","action":"x"}\n',
         _json_filler(10) + b'{"message_type":"verbose_status","action":"\\u0061"}\n',
         _json_filler(10) + b'{"message_type":"verbose_status","action":"\x1b[0m"}\n',
-        _json_filler(10) + b"\x00\n",
+        _json_filler(10) + b'{"message_type":"verbose_status","action":"action"}\n',
         _json_filler(10) + b'{"message_types":1}\n',
         b'{"message_type' + _json_filler(10),
     ],
@@ -147,3 +147,8 @@ def test_a_piece_becomes_a_line_pattern(piece: str, expression: str, spaces: byt
 def test_a_piece_hyperscan_cannot_stand_in_for_is_refused(piece: str) -> None:
     with pytest.raises(prefilter.Unsupported):
         prefilter.line_pattern(piece)
+
+
+def test_a_database_hyperscan_refuses_sends_blocks_to_re() -> None:
+    refused = prefilter._Database([("a(", prefilter.LINE, None)])
+    assert refused.scan(b"a(\n", prefilter.Scratch()) is None
