@@ -594,7 +594,7 @@ def _scan_ahead(scan_state: LineSelector, first: bytes, blocks: Iterator[bytes])
             scan_state.crlf_free_lines(done, None if scan_state.feed_all else spans.result())
 
 
-SCAN_THREADS = 2
+SCAN_THREADS = 1
 """Blocks searched at once, each in its own thread, while this one feeds the parser."""
 
 

@@ -287,8 +287,15 @@ class Hits:
     """Indexes of the unanchored searches to run (their literal may be in the block)."""
 
 
-def _record(ident: int, start: int, end: int, flags: int, found: Any) -> None:
+DENSE = 2048
+"""Hits in one block past which the scan stops and the block takes the ``re`` path: where most
+lines are candidates (a log of many short runs), ``re`` trying each line start costs less than
+a Python call per hit."""
+
+
+def _record(ident: int, start: int, end: int, flags: int, found: Any) -> bool:
     found.append((ident, end))
+    return len(found) > DENSE  # True stops the scan
 
 
 class Scratch:
@@ -332,7 +339,7 @@ class _Database:
 
     def scan(self, data: bytes, scratch: Scratch) -> list[tuple[int, int]] | None:
         """The pattern ids and match ends found in `data`; None if Hyperscan refused the
-        database."""
+        database or the hits are DENSE."""
         database = self._compiled or self.compiled()
         if database is None:
             return None
@@ -340,7 +347,10 @@ class _Database:
         if space is None:
             space = scratch.spaces[id(self)] = hyperscan.Scratch(database)
         found: list[tuple[int, int]] = []
-        database.scan(data, match_event_handler=_record, context=found, scratch=space)
+        try:
+            database.scan(data, match_event_handler=_record, context=found, scratch=space)
+        except hyperscan.ScanTerminated:
+            return None
         return found
 
 

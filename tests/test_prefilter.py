@@ -152,3 +152,11 @@ def test_a_piece_hyperscan_cannot_stand_in_for_is_refused(piece: str) -> None:
 def test_a_database_hyperscan_refuses_sends_blocks_to_re() -> None:
     refused = prefilter._Database([("a(", prefilter.LINE, None)])
     assert refused.scan(b"a(\n", prefilter.Scratch()) is None
+
+
+def test_a_dense_block_takes_the_re_path(built: prefilter.Prefilter) -> None:
+    """Where most lines are candidates, a Python call per hit costs more than ``re``."""
+    dense = b"unchanged /x\nFiles:  1 new\n" * (prefilter.DENSE + 1)
+    assert built.scan(dense, built.scratch()) is None
+    sparse = b"Files:  1 new\nunchanged /x\n" * (prefilter.DENSE // 2)
+    assert built.scan(sparse, built.scratch()) is not None
