@@ -29,10 +29,13 @@ line-by-line reader (`LogSource.lines`) would give it, so the result is the same
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from exporter.logsource import MAX_LINE_BYTES, LogSource
 from parsers import autorestic
@@ -40,11 +43,19 @@ from parsers.commands import COMMANDS
 from parsers.log import LogParser
 from parsers.restic_text import ANSI_ESCAPE
 
+if TYPE_CHECKING:
+    from exporter.prefilter import Hits, Prefilter
+
 BLOCK_BYTES = 1024 * 1024
 
 _JSON_KEY = b'{"message_type"'
+_JSON_TYPE_KEY = _JSON_KEY + b':"'
+_VERBOSE_ACTION = b'verbose_status","action":"'
+"""After `_JSON_TYPE_KEY`: restic's per-item messages, of which only one action gives anything."""
+_KEPT_ACTION = b'scan_finished"'
 _VERBOSE_ITEM = b'"message_type":"verbose_status","action"'
 _STATUS_ACTION = b'"message_type":"status","action"'
+_ACTION_ITEMS = (_VERBOSE_ITEM, _STATUS_ACTION)
 _UNSAFE_CONTROLS = tuple(bytes([byte]) for byte in range(0x1B, 0x20))
 
 
@@ -58,11 +69,34 @@ class _Literal:
 
 @dataclass(frozen=True)
 class Selector:
-    anchored: re.Pattern[bytes]
-    """A newline followed by any anchored alternative (searched in the block after a newline)."""
-    anchored_json_safe: re.Pattern[bytes]
-    """The same, except for --json lines known to give nothing."""
+    joined: bytes
+    """Any anchored alternative, as one regex (a trie of their literals)."""
+    silent_json: bytes
+    """--json lines known to give nothing."""
+    flags: int
     unanchored: tuple[_Literal, ...]
+    pieces: tuple[str, ...]
+    """The anchored alternatives (without ``^``) that `joined` is built from."""
+    declared: tuple[str, ...]
+    """The --json message types some command reads."""
+    ignore_case: bool
+
+    # Compiled when first used: the prefilter's path needs only line_json_safe.
+    @cached_property
+    def anchored(self) -> re.Pattern[bytes]:
+        """A newline followed by any anchored alternative (searched in the block after a
+        newline)."""
+        return re.compile(rb"\n(?:" + self.joined + rb")", self.flags)
+
+    @cached_property
+    def anchored_json_safe(self) -> re.Pattern[bytes]:
+        """The same, except for --json lines known to give nothing."""
+        return re.compile(rb"\n(?!" + self.silent_json + rb")(?:" + self.joined + rb")", self.flags)
+
+    @cached_property
+    def line_json_safe(self) -> re.Pattern[bytes]:
+        """`anchored_json_safe` without its newline: matched at a line start of the block."""
+        return re.compile(rb"(?!" + self.silent_json + rb")(?:" + self.joined + rb")", self.flags)
 
 
 def split_alternatives(pattern: str) -> list[str]:
@@ -250,7 +284,7 @@ def _class_bytes(items: Any) -> set[int] | None:
 
 def _after_literal(piece: str, literal: bytes) -> str:
     """The source of `piece` after its leading `literal` (which may be spelt with escapes)."""
-    for end in range(len(piece) + 1):
+    for end in range(len(literal), len(piece) + 1):  # escapes only make the spelling longer
         try:
             if _leading_literal(piece[:end]) == literal:
                 return piece[end:]
@@ -298,7 +332,12 @@ def selector() -> Selector:
             words += [(literal, tail.encode()) for literal, tail in expanded]
     declared = sorted({kind.message_type for command in COMMANDS for kind in command.json_messages})
     silent_json = (
-        rb'\{"message_type":"(?:verbose_status","action":"(?!scan_finished")'
+        re.escape(_JSON_TYPE_KEY)
+        + b"(?:"
+        + re.escape(_VERBOSE_ACTION)
+        + b"(?!"
+        + re.escape(_KEPT_ACTION)
+        + b")"
         + rb"|(?!(?:"
         + b"|".join(re.escape(name.encode()) for name in declared)
         + rb')")[^"\\\n]*")'
@@ -308,9 +347,13 @@ def selector() -> Selector:
         re.IGNORECASE if any(p.flags & re.IGNORECASE for p in _patterns()) else 0
     )
     return Selector(
-        anchored=re.compile(rb"\n(?:" + joined + rb")", flags),
-        anchored_json_safe=re.compile(rb"\n(?!" + silent_json + rb")(?:" + joined + rb")", flags),
+        joined=joined,
+        silent_json=silent_json,
+        flags=flags,
         unanchored=tuple(unanchored),
+        pieces=tuple(pieces),
+        declared=tuple(declared),
+        ignore_case=ignore_case,
     )
 
 
@@ -326,11 +369,18 @@ def _json_safe(block: bytes) -> bool:
     at_line_start = block.count(b"\n" + _JSON_KEY) + block.startswith(_JSON_KEY)
     if block.count(b"message_type") != at_line_start:
         return False
-    return block.count(b'"action"') == block.count(_VERBOSE_ITEM) + block.count(_STATUS_ACTION)
+    return block.count(b'"action"') == sum(block.count(item) for item in _ACTION_ITEMS)
 
 
 def selected_spans(block: bytes) -> list[tuple[int, int]]:
     """The spans of whole lines of `block` (complete lines, CR-free) that can matter, merged."""
+    prefilter = _prefilter() if len(block) >= PREFILTER_MIN_BYTES else None
+    if prefilter is None:
+        return _selected_spans_re(block)
+    return _selected_spans_prefiltered(block, prefilter.scan(block, _scratch(prefilter)))
+
+
+def _selected_spans_re(block: bytes) -> list[tuple[int, int]]:
     chosen = selector()
     spans: list[tuple[int, int]] = []
     anchored = chosen.anchored_json_safe if _JSON_KEY in block and _json_safe(block) else None
@@ -338,16 +388,53 @@ def selected_spans(block: bytes) -> list[tuple[int, int]]:
     for match in (anchored or chosen.anchored).finditer(buffer):
         start, end = match.start(), match.end() - 1  # block offsets of the line and the match end
         spans.append((start, block.find(b"\n", max(start, end - 1)) + 1))
-    for search in chosen.unanchored:
+    unanchored = range(len(chosen.unanchored))
+    unsafe = not block.isascii() or any(control in block for control in _UNSAFE_CONTROLS)
+    return _merged(_other_spans(block, spans, unanchored, unsafe))
+
+
+def _selected_spans_prefiltered(block: bytes, hits: Hits | None) -> list[tuple[int, int]]:
+    """What `_selected_spans_re` gives, with the searches tried only where `hits` says they can
+    match: the same matches as ``finditer``, which tries each line start not inside the previous
+    match.  None: the prefilter cannot judge the block."""
+    if hits is None:
+        return _selected_spans_re(block)
+    # The prefilter gives hits for a block with _JSON_KEY only when the block is _json_safe, and
+    # without _JSON_KEY no line is silent_json: either way, line_json_safe is the re path's search.
+    line = selector().line_json_safe
+    spans: list[tuple[int, int]] = []
+    reached = -1  # where the previous match ended
+    for start in hits.line_starts:
+        if start <= reached:
+            continue
+        match = line.match(block, start)
+        if match is not None:
+            reached = match.end()
+            spans.append((start, block.find(b"\n", max(start, reached - 1)) + 1))
+    return _merged(_other_spans(block, spans, hits.literals, hits.unsafe))
+
+
+def _other_spans(
+    block: bytes, spans: list[tuple[int, int]], unanchored: Iterable[int], unsafe: bool
+) -> list[tuple[int, int]]:
+    """`spans` and those of the unanchored searches in `unanchored` whose literal is in `block`,
+    and of the lines with an unsafe byte if `unsafe`."""
+    chosen = selector()
+    for index in unanchored:
+        search = chosen.unanchored[index]
         if search.literal and search.literal not in block:
             continue
         for match in search.pattern.finditer(block):
             start = block.rfind(b"\n", 0, match.start()) + 1
             spans.append((start, block.find(b"\n", max(match.start(), match.end() - 1)) + 1))
-    if not block.isascii() or any(control in block for control in _UNSAFE_CONTROLS):
+    if unsafe:
         for match in _UNSAFE_BYTES.finditer(block):
             start = block.rfind(b"\n", 0, match.start()) + 1
             spans.append((start, block.find(b"\n", match.start()) + 1))
+    return spans
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
@@ -357,6 +444,60 @@ def selected_spans(block: bytes) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+PREFILTER_MIN_BYTES = 256 * 1024
+"""Blocks this long or longer are searched through the Hyperscan prefilter when it is there;
+shorter ones (a small log, a pipe's output) cost less with ``re`` than compiling its database."""
+
+
+@cache
+def _prefilter() -> Prefilter | None:
+    """The Hyperscan prefilter for `selector`, or None where Hyperscan is missing (not x86_64,
+    no wheel, a CPU without SSSE3) or cannot stand in for one of its searches."""
+    try:
+        from exporter import prefilter
+    except ImportError:
+        return None
+    chosen = selector()
+    try:
+        return prefilter.build(
+            chosen,
+            json_key=_JSON_KEY,
+            per_item=_JSON_TYPE_KEY + _VERBOSE_ACTION,
+            kept=_KEPT_ACTION,
+            field_context=b'\n{"',
+            field=b"message_type",
+            action_contexts=[item[: -len(b'"action"')] for item in _ACTION_ITEMS],
+            unsafe=_UNSAFE_BYTES.pattern,
+        )
+    except prefilter.Unsupported:
+        return None
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(prefilter: Prefilter) -> Any:
+    """This thread's Hyperscan scratch space (a scan must not share one with another thread)."""
+    scratch = getattr(_SCRATCH, "space", None)
+    if scratch is None:
+        scratch = _SCRATCH.space = prefilter.scratch()
+    return scratch
+
+
+def _without_crlf(block: bytes) -> bytes:
+    if b"\r" in block:
+        while b"\r\n" in block:
+            block = block.replace(b"\r\n", b"\n")
+    return block
+
+
+def _newlines(block: bytes, start: int, end: int) -> int:
+    """``block.count(b"\\n", start, end)``, about twice as fast: ``bytes.count`` tests each byte
+    in a loop, ``replace`` finds the newlines with memchr."""
+    segment = block[start:end] if start or end != len(block) else block
+    return len(segment) - len(segment.replace(b"\n", b""))
 
 
 def _text(raw: bytes) -> str:
@@ -386,24 +527,27 @@ class LineSelector:
 
     def complete_lines(self, block: bytes) -> None:
         """Lines that all end with a newline and are no longer than MAX_LINE_BYTES."""
-        if b"\r" in block:
-            while b"\r\n" in block:
-                block = block.replace(b"\r\n", b"\n")
-        if self.feed_all:
+        block = _without_crlf(block)
+        self.crlf_free_lines(block, None if self.feed_all else selected_spans(block))
+
+    def crlf_free_lines(self, block: bytes, spans: list[tuple[int, int]] | None) -> None:
+        """`complete_lines` of a block without CRLF, given its `selected_spans` (None when
+        feed_all is set)."""
+        if self.feed_all or spans is None:
             self._feed_every_line(block, 0)
             return
         position = 0
-        for start, end in selected_spans(block):
+        for start, end in spans:
             if start < position:
                 continue
-            self._skip(block.count(b"\n", position, start))
+            self._skip(_newlines(block, position, start))
             for raw in block[start : end - 1].split(b"\n"):
                 self.feed_line(raw)
             position = end
             if self.feed_all:
                 self._feed_every_line(block, position)
                 return
-        self._skip(block.count(b"\n", position))
+        self._skip(_newlines(block, position, len(block)))
 
     def _feed_every_line(self, block: bytes, position: int) -> None:
         for raw in block[position:].split(b"\n")[:-1]:
@@ -416,37 +560,88 @@ class LineSelector:
 
 def scan(source: LogSource, parser: LogParser) -> None:
     """Feed `parser` what ``for line in source.lines(): parser.feed(line)`` would, reading
-    `source` in blocks.  Raises as `LogSource.lines` does."""
+    `source` in blocks.  Raises as `LogSource.lines` does.
+
+    With the Hyperscan prefilter, the spans of the next block are found in a second thread while
+    this one feeds the parser the lines of the last: Hyperscan's scan runs without the GIL."""
     scan_state = LineSelector(parser)
-    pending = b""
-    in_long_line = False
-    while block := source.read_block(BLOCK_BYTES):
-        if in_long_line:
-            newline = block.find(b"\n")
-            if newline < 0:
+    reader = _CompleteBlocks(source)
+    blocks = iter(reader)
+    first = next(blocks, None)
+    if first is not None and len(first) >= PREFILTER_MIN_BYTES and _prefilter() is not None:
+        _scan_ahead(scan_state, first, blocks)
+    elif first is not None:
+        scan_state.complete_lines(first)
+        for block in blocks:
+            scan_state.complete_lines(block)
+    if reader.last_line:
+        scan_state.feed_line(reader.last_line)
+
+
+def _scan_ahead(scan_state: LineSelector, first: bytes, blocks: Iterator[bytes]) -> None:
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    ahead: deque[tuple[bytes, Future[list[tuple[int, int]]]]] = deque()
+    with ThreadPoolExecutor(max_workers=SCAN_THREADS, thread_name_prefix="fast-scan") as pool:
+        for block in itertools.chain((first,), blocks):
+            block = _without_crlf(block)
+            ahead.append((block, pool.submit(selected_spans, block)))
+            if len(ahead) > SCAN_THREADS:
+                done, spans = ahead.popleft()
+                scan_state.crlf_free_lines(done, None if scan_state.feed_all else spans.result())
+        for done, spans in ahead:
+            scan_state.crlf_free_lines(done, None if scan_state.feed_all else spans.result())
+
+
+SCAN_THREADS = 1
+"""Blocks searched at once, each in its own thread, while this one feeds the parser."""
+
+
+class _CompleteBlocks:
+    """`source`'s blocks cut to complete lines no longer than MAX_LINE_BYTES (the others are
+    counted in ``source.skipped_long_lines``); then `last_line`, a last line without a newline."""
+
+    def __init__(self, source: LogSource) -> None:
+        self.source = source
+        self.last_line = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        source = self.source
+        pending = b""
+        in_long_line = False
+        while block := source.read_block(BLOCK_BYTES):
+            start = 0
+            if in_long_line or pending:
+                newline = block.find(b"\n")
+                if newline < 0:
+                    if not in_long_line:
+                        pending += block
+                        if len(pending) > MAX_LINE_BYTES:
+                            in_long_line, pending = True, b""
+                    continue
+                if in_long_line or len(pending) + newline > MAX_LINE_BYTES:
+                    source.skipped_long_lines += 1
+                else:
+                    # The line begun in earlier blocks, on its own: a copy of its bytes only.
+                    yield pending + block[: newline + 1]
+                in_long_line, pending = False, b""
+                start = newline + 1
+            last = block.rfind(b"\n")
+            if last < start:
+                pending = block[start:]
+                if len(pending) > MAX_LINE_BYTES:
+                    in_long_line, pending = True, b""
                 continue
-            in_long_line = False
+            # Only the first line can be longer than a block: the others begin inside this block.
+            first = block.find(b"\n", start)
+            if first - start > MAX_LINE_BYTES:
+                source.skipped_long_lines += 1
+                start = first + 1
+            if start <= last:
+                yield block[start : last + 1] if start or last + 1 < len(block) else block
+            pending = block[last + 1 :]
+        if in_long_line:
             source.skipped_long_lines += 1
-            block = block[newline + 1 :]
-        buffer = pending + block if pending else block
-        last = buffer.rfind(b"\n")
-        if last < 0:
-            pending = b""
-            if len(buffer) > MAX_LINE_BYTES:
-                in_long_line = True
-            else:
-                pending = buffer
-            continue
-        start = 0
-        # Only the first line can be longer than a block: the others begin inside this block.
-        first = buffer.find(b"\n")
-        if first > MAX_LINE_BYTES:
-            source.skipped_long_lines += 1
-            start = first + 1
-        if start <= last:
-            scan_state.complete_lines(buffer[start : last + 1])
-        pending = buffer[last + 1 :]
-    if in_long_line:
-        source.skipped_long_lines += 1
-    elif pending:
-        scan_state.feed_line(pending)
+        else:
+            self.last_line = pending
