@@ -139,6 +139,8 @@ EDGE_CASES = {
     "CR at the end, no newline": VERY_VERBOSE.rstrip(b"\n") + b"\r",
     "CR CR LF": VERY_VERBOSE.replace(b"\n", b"\r\r\n"),
     "bare CRs": VERY_VERBOSE.replace(b"\n", b"\r"),
+    # Taken out in one pass: a loop of replace() took a pass per CR (this one never ended).
+    "a million CRs before a newline": VERY_VERBOSE + b"\r" * 1_000_000 + b"\n" + VERY_VERBOSE,
     "progress after CR": b"\r[0:01] 10.00%  1 files 1.000 MiB, total 2 files 2.000 MiB, 0 errors\n"
     + VERY_VERBOSE,
     "line of MAX bytes": b"x" * MAX_LINE_BYTES + b"\n" + VERY_VERBOSE,
