@@ -560,13 +560,14 @@ class LineSelector:
             self.parser.lines += count  # LogParser.skip_lines(count)
 
 
-def scan(source: LogSource, parser: LogParser) -> None:
+def scan(source: LogSource, parser: LogParser, selection: LineSelector | None = None) -> None:
     """Feed `parser` what ``for line in source.lines(): parser.feed(line)`` would, reading
-    `source` in blocks.  Raises as `LogSource.lines` does.
+    `source` in blocks.  Raises as `LogSource.lines` does.  `selection`: the `LineSelector`
+    (of `parser`) of an earlier scan this one reads on from, at the start of a line.
 
     With the Hyperscan prefilter, the spans of the next block are found in a second thread while
     this one feeds the parser the lines of the last: Hyperscan's scan runs without the GIL."""
-    scan_state = LineSelector(parser)
+    scan_state = LineSelector(parser) if selection is None else selection
     reader = _CompleteBlocks(source)
     blocks = iter(reader)
     first = next(blocks, None)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import parsers
 from exporter.errors import ExporterError, LogNotUnderstood, LogUnreadable
-from exporter.fast_scan import BLOCK_BYTES, scan
+from exporter.fast_scan import BLOCK_BYTES, LineSelector, scan
 from exporter.logsource import MAX_LINE_BYTES, JournalSource, LogSource, open_log
 from exporter.run_memory import ResumePoint, read_resume_point
 from parsers.log import LogParser, ParsedLog
@@ -110,29 +110,31 @@ class _NotTheSame(Exception):
 
 @dataclass
 class _TrackedSource(LogSource):
-    """A log file read by `scan`, noting at each block how many lines were read before it,
-    and checking, when it gets to `check_at`, that the parser is in the `expected` state."""
+    """A log file read by `scan` from `start` (a line's first byte, whose number is `line`),
+    up to `end` when one is set: a resumed read stops at the old end, to check the parser's
+    state there, then goes on with the same `selection`."""
 
-    parser: LogParser = field(default_factory=LogParser)
-    block_starts: list[tuple[int, int]] = field(default_factory=list)
-    """(file offset, lines read before it) at each block."""
-    check_at: int | None = None
-    expected: str = ""
-    skipped_at_check: int = 0
+    start: int = 0
+    line: int = 1
+    end: int | None = None
+    selection: LineSelector = field(default_factory=lambda: LineSelector(LogParser()))
+
+    def __post_init__(self) -> None:
+        self.bytes_read = self.start  # the file offset of what `read_block` reads next
+
+    @property
+    def parser(self) -> LogParser:
+        return self.selection.parser
 
     def read_block(self, size: int) -> bytes:
-        position = self.bytes_read  # the file offset: it starts at the offset read from
-        # `scan` asks for a block once it has fed every complete line before it.
-        self.block_starts.append((position, self.parser.lines))
-        if self.check_at is not None:
-            if position == self.check_at:
-                if _digest(self.parser) != self.expected:
-                    raise _NotTheSame
-                self.check_at = None
-                self.skipped_at_check = self.skipped_long_lines
-            else:
-                size = min(size, self.check_at - position)
+        if self.end is not None:
+            size = min(size, self.end - self.bytes_read)
+            if size <= 0:
+                return b""
         return super().read_block(size)
+
+    def scan(self) -> None:
+        scan(self, self.parser, self.selection)
 
 
 def _read_resuming(
@@ -159,7 +161,7 @@ def _read_resuming(
             return tracked.parser, skipped, point, saved.line_offset
     source.stream.seek(0)
     tracked = _TrackedSource(source.name, source.stream, max_bytes=source.max_bytes)
-    scan(tracked, tracked.parser)
+    tracked.scan()
     point = _resume_point(tracked, path, code, before, 0, None)
     return tracked.parser, tracked.skipped_long_lines, point, 0
 
@@ -176,19 +178,24 @@ def _resumed(source: LogSource, saved: ResumePoint, size: int) -> tuple[_Tracked
         source.name,
         source.stream,
         max_bytes=source.max_bytes,
-        bytes_read=saved.line_offset,
-        check_at=saved.size,
-        expected=saved.state,
+        start=saved.line_offset,
+        line=saved.line,
+        end=saved.size,
     )
     tracked.parser.lines = saved.line - 1
     try:
         source.stream.seek(saved.line_offset)
-        scan(tracked, tracked.parser)
+        # To the old end, a line's end (a point is only made where the log ends with a
+        # newline): reading on from there in a second `scan` is reading on in the first.
+        tracked.scan()
+        if tracked.bytes_read != saved.size or _digest(tracked.parser) != saved.state:
+            return None  # shorter than it was, or the parser is not where the whole read was
+        skipped_at_check = tracked.skipped_long_lines
+        tracked.end = None
+        tracked.scan()
     except (_NotTheSame, OSError):
         return None
-    skipped_before = saved.skipped_long_lines - tracked.skipped_at_check
-    if tracked.check_at is not None:
-        return None  # it got shorter while it was read
+    skipped_before = saved.skipped_long_lines - skipped_at_check
     if not 0 <= skipped_before <= saved.line_offset // (MAX_LINE_BYTES + 1):
         return None  # more long lines than fit before the offset: not a point we made
     return tracked, skipped_before
@@ -214,7 +221,7 @@ def _resume_point(
         if os.pread(descriptor, 1, size - 1) != b"\n":
             return None
         line = parser.oldest_kept_line or parser.lines + 1
-        offset = _line_offset(descriptor, tracked.block_starts, line, size)
+        offset = _line_offset(descriptor, tracked.start, tracked.line, line, size)
         if not offset:
             return None
         state = _digest(parser)
@@ -249,24 +256,11 @@ def _digest(parser: LogParser) -> str:
         raise _NotTheSame from None
 
 
-def _line_offset(
-    descriptor: int, block_starts: list[tuple[int, int]], line: int, end: int
-) -> int | None:
-    """The byte offset of line `line`, found from the block the reading was in before it: the
-    line after the `lines` read before a block starts after the last newline before it.
-    None when that is not found (a line longer than a block on the way: a resumed read that
-    started at a wrong offset would fail its check, so an offset is never trusted unchecked)."""
-    before = [(offset, lines) for offset, lines in block_starts if lines < line]
-    if not before:
-        return None
-    offset, lines = before[-1]
-    if (offset, lines) != block_starts[0]:  # the first block starts at a line; others may not
-        window = min(offset, MAX_LINE_BYTES + 2)
-        newline = os.pread(descriptor, window, offset - window).rfind(b"\n")
-        if newline < 0:
-            return None
-        offset = offset - window + newline + 1
-    newlines = line - 1 - lines  # to pass from `offset`
+def _line_offset(descriptor: int, start: int, first: int, line: int, end: int) -> int | None:
+    """The byte offset of line `line`, counting newlines from `start`, the offset of line
+    `first`; None when the file ends before it (a resumed read that started at a wrong offset
+    would fail its check anyway: an offset is never trusted unchecked)."""
+    offset, newlines = start, line - first  # to pass from `start`
     while newlines > 0 and offset < end:
         block = os.pread(descriptor, min(BLOCK_BYTES, end - offset), offset)
         if not block:
@@ -295,7 +289,7 @@ def _parser_code() -> str:
     """Which code reads logs: the size and time of each file of the parsers and the block
     reader (an upgrade or an edit makes earlier resume points useless, never wrong)."""
     files = sorted(Path(parsers.__file__).parent.glob("*.py"))
-    files.append(Path(__file__).with_name("fast_scan.py"))
+    files += [Path(__file__).with_name(name) for name in ("fast_scan.py", "prefilter.py")]
     identity = []
     for file in files:
         try:

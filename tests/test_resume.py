@@ -117,6 +117,22 @@ def test_a_nightly_append_reads_only_the_latest_runs(tmp_path: Path) -> None:
     _same_as_whole(nightly, log, tmp_path)
 
 
+def test_a_big_append_is_read_on_past_the_old_end_in_big_blocks(tmp_path: Path) -> None:
+    """What was appended is read in blocks big enough for the prefilter, which searches the
+    next block while the parser reads the last: the check at the old end does not depend on
+    how far the search got ahead."""
+    log, prom = tmp_path / "restic.log", tmp_path / "restic.prom"
+    log.write_bytes(DEFAULT * 1000)
+    _read_into(log, prom)
+    with log.open("ab") as out:
+        out.write(DEFAULT * 6000)  # two blocks after the old end
+    appended = _read_into(log, prom)
+    assert appended.read_from == 998 * len(DEFAULT)
+    assert appended.resume is not None
+    assert appended.resume.line_offset == 6998 * len(DEFAULT)
+    _same_as_whole(appended, log, tmp_path)
+
+
 def _cli(log: Path, prom: Path, *args: str) -> tuple[int, str]:
     result = invoke(str(log), "-o", str(prom), *args)
     return result.exit_code, result.stderr
