@@ -21,8 +21,9 @@ Three more rules, because the directory may be shared with other writers and oth
   output that are ours and no longer locked (at once under `output_lock`, whose holders are never
   between creating a temp file and locking it; else once they are `STALE_TEMP_SECONDS` old).
   Listing a directory of a thousand outputs costs more than the write itself, so a process that
-  found an output's temp files all gone lists the directory again only once it has changed since
-  that process's own last write of it (its mtime), or `CLEAN_AGAIN_SECONDS` later.
+  found an output's temp files all gone lists the directory again for it only once the directory
+  has changed since this process's own last write in it (its mtime), or `CLEAN_AGAIN_SECONDS`
+  later.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.paths import open_directory, trusted_owners
@@ -65,9 +67,19 @@ class OutputBusy(OSError):
 _held_locks: dict[tuple[int, int, str], int] = {}
 _held_locks_guard = threading.Lock()
 
-# The outputs this process found without temp files left, and its own last write of each:
-# (dev, inode of the directory, name) -> (time.monotonic() then, the directory's mtime after it).
-_found_clean: dict[tuple[int, int, str], tuple[float, int]] = {}
+
+@dataclass
+class _CleanDirectory:
+    """What this process knows of a directory it writes in."""
+
+    mtime_ns: int
+    """The directory's mtime after this process's last write in it."""
+    clean: dict[str, float] = field(default_factory=dict)
+    """The outputs found without temp files left since, and when (time.monotonic())."""
+
+
+_found_clean: dict[tuple[int, int], _CleanDirectory] = {}  # by (dev, inode) of the directory
+_found_clean_guard = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -159,13 +171,11 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
         if kind := _not_a_regular_file(directory, name):
             raise OSError(errno.EEXIST, f"it is {kind}, not replaced with metrics")
         status = os.fstat(directory)
-        key = (status.st_dev, status.st_ino, name)
-        clean = _found_clean.pop(key, None)
+        key = (status.st_dev, status.st_ino)
+        found_clean = _clean_since(key, name, status.st_mtime_ns)
         warnings: list[str] = []
         left = 0
-        if clean is None or (
-            time.monotonic() - clean[0] >= CLEAN_AGAIN_SECONDS or clean[1] != status.st_mtime_ns
-        ):  # else nobody has created a file here since our last write
+        if found_clean is None:  # else nobody has made a file here since our last write
             warnings, left = _remove_stale_temp_files(directory, name, path.parent)
         _replace(directory, name, data)
         try:
@@ -176,11 +186,42 @@ def write_textfile(path: Path, data: bytes) -> tuple[str, ...]:
                     f"wrote {path}, but could not sync its directory ({error.strerror}): "
                     "a crash may undo the write"
                 )
-        if not left:
-            _found_clean[key] = (time.monotonic(), os.fstat(directory).st_mtime_ns)
+        _wrote(key, name, os.fstat(directory).st_mtime_ns, found_clean, clean=not left)
     finally:
         os.close(directory)
     return tuple(warnings)
+
+
+def _clean_since(key: tuple[int, int], name: str, mtime_ns: int) -> float | None:
+    """When `name` was found without temp files left, if the directory is as this process
+    left it since and that is less than `CLEAN_AGAIN_SECONDS` ago; else None."""
+    with _found_clean_guard:
+        known = _found_clean.get(key)
+        if known is None:
+            return None
+        if known.mtime_ns != mtime_ns:  # someone else made or removed a file here
+            known.clean.clear()
+            return None
+        since = known.clean.get(name)
+        if since is None or time.monotonic() - since >= CLEAN_AGAIN_SECONDS:
+            return None
+        return since
+
+
+def _wrote(
+    key: tuple[int, int], name: str, mtime_ns: int, found_clean: float | None, clean: bool
+) -> None:
+    """After a write of `name` in the directory `key`: its mtime now, and whether (and since
+    when) `name` has no temp files left."""
+    with _found_clean_guard:
+        known = _found_clean.setdefault(key, _CleanDirectory(mtime_ns))
+        known.mtime_ns = mtime_ns
+        if found_clean is not None:
+            known.clean[name] = found_clean
+        elif clean:
+            known.clean[name] = time.monotonic()
+        else:
+            known.clean.pop(name, None)
 
 
 def replaceable_problem(path: Path) -> str | None:

@@ -518,16 +518,19 @@ def test_a_process_lists_the_directory_again_once_someone_else_wrote_in_it(
         return real_listdir(directory)
 
     monkeypatch.setattr(os, "listdir", listdir)
-    output = tmp_path / "out.prom"
+    output, memory = tmp_path / "out.prom", tmp_path / ".out.prom.runs.json"
     with output_lock(output):
-        write_textfile(output, metrics(1.0))
-        assert write_textfile(output, metrics(2.0)) == ()
-        assert len(listed) == 1  # the second write trusted the unchanged directory
+        for value in (1.0, 2.0, 3.0):  # two files each time, as a publication writes them
+            assert write_textfile(output, metrics(value)) == ()
+            assert write_textfile(memory, b"{}") == ()
+        assert len(listed) == 2  # once for each: our own writes leave it as we know it
         temp = tmp_path / ".out.prom.0123456789abcdef.tmp"
         temp.write_bytes(b"half")  # a writer killed after our last write
-        assert write_textfile(output, metrics(3.0)) == (
+        assert write_textfile(output, metrics(4.0)) == (
             f"removed 1 temp file(s) that a killed writer left in {tmp_path}",
         )
-    assert len(listed) == 2
+        assert len(listed) == 3
+        write_textfile(memory, b"{}")
+        assert len(listed) == 4  # someone else changed the directory: listed again for each
     assert not temp.exists()
-    assert output.read_bytes() == metrics(3.0)
+    assert output.read_bytes() == metrics(4.0)
