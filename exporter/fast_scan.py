@@ -571,6 +571,15 @@ def scan(source: LogSource, parser: LogParser, selection: LineSelector | None = 
     reader = _CompleteBlocks(source)
     blocks = iter(reader)
     first = next(blocks, None)
+    if first is not None and len(first) < SMALL_LOG_BYTES:
+        second = next(blocks, None)
+        if second is None:  # a small log: every line, without building the searches
+            for raw in _without_crlf(first).split(b"\n")[:-1]:
+                scan_state.feed_line(raw)
+            if reader.last_line:
+                scan_state.feed_line(reader.last_line)
+            return
+        blocks = itertools.chain((second,), blocks)
     if first is not None and len(first) >= PREFILTER_MIN_BYTES and _prefilter() is not None:
         _scan_ahead(scan_state, first, blocks)
     elif first is not None:
@@ -599,6 +608,9 @@ def _scan_ahead(scan_state: LineSelector, first: bytes, blocks: Iterator[bytes])
 
 SCAN_THREADS = 1
 """Blocks searched at once, each in its own thread, while this one feeds the parser."""
+SMALL_LOG_BYTES = 64 * 1024
+"""A log this small is fed line by line: building the searches would cost more (10 ms or so,
+at every one-shot start) than parsing every line of it."""
 
 
 class _CompleteBlocks:
