@@ -321,8 +321,8 @@ class _Database:
             if self._compiled is None and not self._refused:
                 multiline = hyperscan.HS_FLAG_MULTILINE
                 once = multiline | hyperscan.HS_FLAG_SINGLEMATCH
-                database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
                 try:
+                    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
                     database.compile(
                         expressions=[
                             expression.encode("latin-1") for expression in self.expressions
@@ -343,13 +343,13 @@ class _Database:
         database = self._compiled or self.compiled()
         if database is None:
             return None
-        space = scratch.spaces.get(id(self))
-        if space is None:
-            space = scratch.spaces[id(self)] = hyperscan.Scratch(database)
         found: list[tuple[int, int]] = []
         try:
+            space = scratch.spaces.get(id(self))
+            if space is None:
+                space = scratch.spaces[id(self)] = hyperscan.Scratch(database)
             database.scan(data, match_event_handler=_record, context=found, scratch=space)
-        except hyperscan.ScanTerminated:
+        except hyperscan.error:  # DENSE hits (ScanTerminated), or Hyperscan failed: use re
             return None
         return found
 
